@@ -1,0 +1,1 @@
+"""mitmproxy integration: turning requests into fields, applying verdicts, audit, the CLI."""

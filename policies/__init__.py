@@ -1,0 +1,1 @@
+"""What to do about personal data: policy files (YAML) and their evaluation."""

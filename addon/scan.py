@@ -1,0 +1,64 @@
+"""Scan one HTTP request or WebSocket message: parse it into fields, then run the detectors.
+
+This is the single entry point that `formshield scan`, the live proxy addon, the evaluation
+scripts and the tests share, so that replayed captures and live traffic see the same engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from mitmproxy import http
+
+from addon.request_fields import ParseLimits, parse_request, parse_websocket_message
+from detectors.engine import Scanner
+from detectors.model import ScanIssue, ScanResult
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LIMITS = ParseLimits()
+
+
+def scan_request(
+    request: http.Request, scanner: Scanner, limits: ParseLimits = DEFAULT_LIMITS
+) -> ScanResult:
+    """Return the findings in ``request`` and whatever part of it could not be scanned.
+
+    Never raises for bad input: a failure inside parsing or scanning becomes a ``scan_error``
+    issue so that the caller applies its policy's failure mode instead of crashing the proxy.
+    """
+    try:
+        parsed = parse_request(request, limits)
+        findings = scanner.scan_fields(parsed.fields)
+    except Exception as exc:  # the proxy must survive any bug in a parser or recognizer
+        _log_failure(exc, f"{request.method} {request.pretty_host}")
+        return ScanResult(
+            issues=[ScanIssue("scan_error", "request", f"scanner failed: {type(exc).__name__}")]
+        )
+    return ScanResult(findings=findings, issues=list(parsed.issues))
+
+
+def scan_websocket_message(
+    content: bytes, is_text: bool, scanner: Scanner, limits: ParseLimits = DEFAULT_LIMITS
+) -> ScanResult:
+    """Return the findings in one client-to-server WebSocket message."""
+    try:
+        parsed = parse_websocket_message(content, is_text, limits)
+        findings = scanner.scan_fields(parsed.fields)
+    except Exception as exc:
+        _log_failure(exc, "a WebSocket message")
+        return ScanResult(
+            issues=[ScanIssue("scan_error", "ws", f"scanner failed: {type(exc).__name__}")]
+        )
+    return ScanResult(findings=findings, issues=list(parsed.issues))
+
+
+def _log_failure(exc: BaseException, what: str) -> None:
+    """Log a scanner failure with its traceback but without the exception's message.
+
+    Messages of exceptions raised while handling values (``int('110105...')``) can quote
+    personal data; the frames alone say where the bug is.
+    """
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error("formshield: scanning %s failed with %s\n%s", what, type(exc).__name__, frames)

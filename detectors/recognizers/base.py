@@ -1,0 +1,191 @@
+"""Shared machinery of formshield's Presidio pattern recognizers.
+
+:class:`CnPatternRecognizer` is a Presidio :class:`~presidio_analyzer.PatternRecognizer` with
+``PATTERNS`` and ``CONTEXT`` class constants, like Presidio's predefined recognizers, but tuned for
+scanning many short form values:
+
+- Full-width forms (``１３８``, ``（０１０）``, ``Ｘ``, the ideographic space) are read as their
+  ASCII equivalents through a length-preserving translation (identical to NFKC on those
+  characters), so match offsets index the caller's text unchanged.
+- Patterns are compiled once with the standard ``re`` module and guarded by ``(?<![0-9])`` style
+  look-arounds (never ``\\b``: CJK characters are word characters to ``re``).
+- A cheap ``QUICK_CHECK`` regex skips values that cannot match before any pattern runs.
+- Per-match scoring goes through :meth:`CnPatternRecognizer.score_candidate`, which by default
+  follows Presidio's convention (``validate_result`` True -> 1.0, False -> dropped, None -> the
+  pattern's score; ``invalidate_result`` True -> dropped) and may be overridden for graded scores.
+- :meth:`enhance_using_context` applies formshield's context rules (:mod:`detectors.context`):
+  keywords just before a match or explicit context words (field names, labels).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, ClassVar
+
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+
+if TYPE_CHECKING:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+# Full-width ASCII variants U+FF01..U+FF5E map to U+0021..U+007E, the ideographic space to a space.
+# NFKC does the same for these characters; unlike NFKC on a whole string, this never changes the
+# length, so offsets stay valid.
+_HALFWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_HALFWIDTH[0x3000] = 0x20
+# Dashes that forms and word processors put between digit groups.
+for _dash in ("\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212", "\ufe63"):
+    _HALFWIDTH[ord(_dash)] = ord("-")
+_HALFWIDTH_TABLE = str.maketrans(_HALFWIDTH)
+
+# Any ASCII or full-width digit: every numeric recognizer needs at least one.
+DIGIT_RE = re.compile(r"[0-9\uff10-\uff19]")
+
+
+def to_halfwidth(text: str) -> str:
+    """Return ``text`` with full-width ASCII forms and odd dashes replaced, same length."""
+    return text.translate(_HALFWIDTH_TABLE)
+
+
+def digits_only(text: str) -> str:
+    """Return the ASCII digits of ``text`` (after :func:`to_halfwidth`), in order."""
+    return "".join(ch for ch in text if "0" <= ch <= "9")
+
+
+def luhn_valid(number: str) -> bool:
+    """Return True when the ASCII digit string ``number`` passes the Luhn (mod 10) check."""
+    total = 0
+    for index, char in enumerate(reversed(number)):
+        digit = ord(char) - 48
+        if index % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+class CnPatternRecognizer(PatternRecognizer):
+    """Base of formshield's recognizers: precompiled patterns, full-width aware, graded scores.
+
+    Subclasses set ``ENTITY``, ``PATTERNS`` and ``CONTEXT`` and override ``validate_result`` /
+    ``invalidate_result`` or :meth:`score_candidate`. Flags: patterns are compiled with
+    ``FLAGS`` (default ``0``: case-sensitive; letters-based IDs set ``re.IGNORECASE``).
+    """
+
+    ENTITY: ClassVar[str] = ""
+    PATTERNS: ClassVar[list[Pattern]] = []
+    CONTEXT: ClassVar[list[str]] = []
+    FLAGS: ClassVar[int] = 0
+    # Must find something in every text any pattern could match; None runs the patterns always.
+    QUICK_CHECK: ClassVar[re.Pattern[str] | None] = DIGIT_RE
+
+    def __init__(
+        self,
+        patterns: list[Pattern] | None = None,
+        context: list[str] | None = None,
+        *,
+        supported_language: str = "zh",
+        supported_entity: str | None = None,
+        replacement_pairs: list[tuple[str, str]] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.replacement_pairs = (
+            replacement_pairs if replacement_pairs is not None else [("-", ""), (" ", "")]
+        )
+        # Copies: Presidio's PatternRecognizer appends to its list (deny lists); never share
+        # the class constant between instances.
+        patterns = list(patterns if patterns else self.PATTERNS)
+        context = list(context if context else self.CONTEXT)
+        super().__init__(
+            supported_entity=supported_entity or self.ENTITY,
+            patterns=patterns,
+            context=context,
+            supported_language=supported_language,
+            name=name or type(self).__name__,
+        )
+        self._label: str = name or type(self).__name__
+        self._compiled: list[tuple[Pattern, re.Pattern[str]]] = [
+            (pattern, re.compile(pattern.regex, self.FLAGS)) for pattern in patterns
+        ]
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str] | None = None,
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        """Find this recognizer's entity in ``text``; ``nlp_artifacts`` is not needed.
+
+        ``entities`` limits the search like in Presidio (an empty or None list means all);
+        ``regex_flags`` is accepted for API compatibility and ignored (patterns are precompiled).
+        """
+        entity = self.supported_entities[0]
+        if entities and entity not in entities:
+            return []
+        if self.QUICK_CHECK is not None and not self.QUICK_CHECK.search(text):
+            return []
+        normal = to_halfwidth(text)
+        results: list[RecognizerResult] = []
+        for pattern, compiled in self._compiled:
+            for match in compiled.finditer(normal):
+                start, end = match.span()
+                if start == end:
+                    continue
+                score = self.score_candidate(normal[start:end], pattern)
+                if score <= EntityRecognizer.MIN_SCORE:
+                    continue
+                explanation = self.build_regex_explanation(
+                    self._label,
+                    pattern.name,
+                    pattern.regex,
+                    pattern.score,
+                    score == 1.0,
+                    self.FLAGS,
+                )
+                explanation.score = score
+                results.append(
+                    RecognizerResult(
+                        entity_type=entity,
+                        start=start,
+                        end=end,
+                        score=score,
+                        analysis_explanation=explanation,
+                        recognition_metadata={
+                            RecognizerResult.RECOGNIZER_NAME_KEY: self._label,
+                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                        },
+                    )
+                )
+        if len(results) > 1:
+            results = EntityRecognizer.remove_duplicates(results)
+        return results
+
+    def score_candidate(self, value: str, pattern: Pattern) -> float:
+        """Score one match (``value`` is half-width); 0 drops it.
+
+        Default: Presidio's convention with ``validate_result`` and ``invalidate_result``.
+        """
+        validation = self.validate_result(value)
+        if validation is False:
+            return EntityRecognizer.MIN_SCORE
+        if self.invalidate_result(value):
+            return EntityRecognizer.MIN_SCORE
+        return EntityRecognizer.MAX_SCORE if validation else float(pattern.score)
+
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_recognizer_results: list[RecognizerResult],
+        other_raw_recognizer_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts | None,
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        """Raise scores of results with a context keyword before them or in ``context``.
+
+        Called by Presidio's ``AnalyzerEngine``; boosted results are flagged so Presidio's own
+        enhancer does not add the boost twice. See :func:`detectors.context.apply_context`.
+        """
+        from detectors.context import apply_context, words_of_labels
+
+        return apply_context(self, text, raw_recognizer_results, words_of_labels(context or ()))

@@ -1,0 +1,36 @@
+"""CN_HK_MACAU_PERMIT: Mainland Travel Permits for Hong Kong and Macao Residents (回乡证).
+
+Format (source: /work/shared/reference/cn-pii.md): ``H`` (Hong Kong) or ``M`` (Macau) + 8 digits,
+optionally followed by a 2-digit renewal count (``H1234567801``). No check digit: 0.3, reported
+only with context (``回乡证``, ``港澳居民来往内地通行证``, ``hxz``). Guards reject letters or digits
+glued to either side.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from presidio_analyzer import Pattern
+
+from detectors.recognizers.base import CnPatternRecognizer
+
+PERMIT_REGEX = r"(?<![0-9A-Za-z])[HM][0-9]{8}(?:[0-9]{2})?(?![0-9A-Za-z])"
+
+
+class CnHkMacauPermitRecognizer(CnPatternRecognizer):
+    """Recognize Home Return Permit numbers of Hong Kong and Macau residents (needs context)."""
+
+    ENTITY: ClassVar[str] = "CN_HK_MACAU_PERMIT"
+    FLAGS: ClassVar[int] = re.IGNORECASE
+    PATTERNS: ClassVar[list[Pattern]] = [Pattern("HK/Macau permit (weak)", PERMIT_REGEX, 0.3)]
+    CONTEXT: ClassVar[list[str]] = [
+        "回乡证", "回鄉證", "通行证", "通行證", "港澳居民来往内地通行证", "来往内地通行证",
+        "港澳通行证", "证件号", "证件号码",
+        "hxz", "hxzh", "txz", "txzh", "gatxz", "permit", "permitno", "homereturn",
+        "homereturnpermit", "reentrypermit",
+    ]  # fmt: skip
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        """Drop one-repeated-digit serials (``H00000000``)."""
+        return len(set(pattern_text[1:9])) == 1

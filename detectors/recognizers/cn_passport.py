@@ -1,0 +1,35 @@
+"""CN_PASSPORT: passports of the People's Republic of China (ordinary passports).
+
+Formats (source: /work/shared/reference/cn-pii.md): ``E`` + 8 digits (e-passports from 2012),
+``E`` + a letter other than I/O + 7 digits (from 2017, when the E+8 range ran out), and the older
+``G`` + 8 digits. There is no check digit, so the shape alone is weak (product codes and order
+numbers look the same): 0.3, reported only with context (``护照号``, ``passportNo``, ``hzh``).
+Letters may be lower-case in forms; ASCII letters or digits glued to either side reject a match.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from presidio_analyzer import Pattern
+
+from detectors.recognizers.base import CnPatternRecognizer
+
+PASSPORT_REGEX = r"(?<![0-9A-Za-z])(?:E[0-9]{8}|E[A-HJ-NP-Z][0-9]{7}|G[0-9]{8})(?![0-9A-Za-z])"
+
+
+class CnPassportRecognizer(CnPatternRecognizer):
+    """Recognize Chinese passport numbers (needs context)."""
+
+    ENTITY: ClassVar[str] = "CN_PASSPORT"
+    FLAGS: ClassVar[int] = re.IGNORECASE
+    PATTERNS: ClassVar[list[Pattern]] = [Pattern("CN passport (weak)", PASSPORT_REGEX, 0.3)]
+    CONTEXT: ClassVar[list[str]] = [
+        "护照", "护照号", "护照号码", "證照", "護照", "出入境证件",
+        "hz", "hzh", "hzhm", "passport", "passportno", "passportnumber", "passportid",
+    ]  # fmt: skip
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        """Drop all-zero or one-repeated-digit serials (``E00000000``)."""
+        return len(set(pattern_text[-7:])) == 1

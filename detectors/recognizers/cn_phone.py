@@ -1,0 +1,120 @@
+"""CN_PHONE: mainland Chinese mobile and landline numbers, validated with ``phonenumbers``.
+
+Formats found in forms (source: /work/shared/reference/cn-pii.md), full-width forms included:
+
+- mobiles ``13812345678``, ``138 1234 5678``, ``138-1234-5678``, with ``+86``, ``0086``,
+  ``(+86)`` or ``86-`` / ``86 `` before them;
+- landlines with a literal leading ``0`` or a ``+86``/``0086`` prefix: ``010-12345678``,
+  ``(010)12345678``, ``（0755）12345678``, ``0755 1234 5678``, ``+86-10-12345678``;
+- extensions after ``转``, ``分机``, ``ext``/``ext.``, ``x``, ``#`` or ``-`` (kept in the match,
+  removed before parsing).
+
+One candidate regex finds these; Google's ``phonenumbers`` CN metadata (mobile segments,
+per-area landline lengths) then decides through ``parse`` + ``is_valid_number``.
+``PhoneNumberMatcher`` is not used: it is much slower. Not phones: numbers inside longer digit
+runs or glued to ASCII letters (``a13812345678f``, 13-digit millisecond timestamps, 13-digit IoT
+numbers), 400/800 business numbers (shared-cost and toll-free types), 149 data-card numbers.
+
+Scores: a valid personal number (mobile or fixed line) scores 1.0. Placeholders score 0.3 so
+they are reported only in a field or after a label that says "phone": ``13800138000`` is China
+Mobile's own customer-service number and the usual filler in Chinese form examples, and numbers
+whose last eight digits repeat one digit (``13888888888``) are far more often typed as filler
+than owned; a real owner of such a vanity number is still protected wherever context says phone.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+from presidio_analyzer import Pattern
+
+from detectors.recognizers.base import CnPatternRecognizer, digits_only
+
+PHONE_REGEX = (
+    r"(?<![0-9A-Za-z+])"
+    r"(?:(?P<cc>\( ?(?:\+|00)86 ?\)|(?:\+|00)86|86(?=[ -]?1[3-9]))[ -]?)?"
+    r"(?:(?P<mobile>1[3-9][0-9](?P<ms>[ -]?)[0-9]{4}(?P=ms)[0-9]{4})"
+    r"|(?P<area>\( ?0?[1-9][0-9]{1,2} ?\)|\(0\)[1-9][0-9]{1,2}|0?[1-9][0-9]{1,2})[ -]?"
+    r"(?P<local>[0-9]{3,4}[ -]?[0-9]{4}))"
+    r"(?:(?: ?(?:转|分机|ext\.?|x|#) ?|-)(?P<ext>[0-9]{1,6}))?"
+    r"(?![0-9A-Za-z])"
+)
+_PHONE_RE = re.compile(PHONE_REGEX, re.IGNORECASE)
+
+# Types a personal number has; 400/800 numbers are SHARED_COST / TOLL_FREE, others are services.
+_PERSONAL_TYPES = frozenset(
+    {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+)
+PLACEHOLDER_SCORE = 0.3
+_SERVICE_PLACEHOLDERS = frozenset({"13800138000"})
+
+
+def is_placeholder_mobile(number: str) -> bool:
+    """True for a well-known filler mobile (see the module docstring)."""
+    return number in _SERVICE_PLACEHOLDERS or len(set(number[3:])) == 1
+
+
+def national_number(match: re.Match[str]) -> tuple[str, bool] | None:
+    """The number to parse (``+86...`` or a national one) and whether it is a mobile, from a
+    :data:`PHONE_REGEX` match; None when it cannot be a Chinese personal number."""
+    if match.group("mobile"):
+        return digits_only(match.group("mobile")), True
+    area = digits_only(match.group("area"))
+    local = digits_only(match.group("local"))
+    if match.group("cc"):
+        return "+86" + area.lstrip("0") + local, False
+    if not area.startswith("0"):  # a landline needs a literal trunk 0 or a country code
+        return None
+    return area + local, False
+
+
+def is_personal_number(number: str) -> bool:
+    """True when ``phonenumbers`` says ``number`` is a valid CN mobile or fixed line."""
+    try:
+        parsed = phonenumbers.parse(number, "CN")
+    except phonenumbers.NumberParseException:
+        return False
+    return (
+        parsed.country_code == 86
+        and phonenumbers.is_valid_number(parsed)
+        and phonenumbers.number_type(parsed) in _PERSONAL_TYPES
+    )
+
+
+class CnPhoneRecognizer(CnPatternRecognizer):
+    """Recognize Chinese mobile and landline numbers."""
+
+    ENTITY: ClassVar[str] = "CN_PHONE"
+    FLAGS: ClassVar[int] = re.IGNORECASE
+    PATTERNS: ClassVar[list[Pattern]] = [Pattern("CN phone (weak)", PHONE_REGEX, 0.3)]
+    CONTEXT: ClassVar[list[str]] = [
+        "手机", "手机号", "手机号码", "电话", "联系电话", "联系方式", "座机", "电话号码",
+        "移动电话", "固话", "联系人电话", "手機", "電話",
+        "sjh", "sjhm", "lxdh", "lxfs", "dh", "dhhm", "mobile", "phone", "tel", "telephone",
+        "mobilephone", "phoneno", "phonenumber", "mobileno", "cellphone", "cell", "contact",
+        "msisdn",
+    ]  # fmt: skip
+
+    def score_candidate(self, value: str, pattern: Pattern) -> float:
+        """1.0 for a valid personal number, 0.3 for a placeholder mobile, else 0 (dropped)."""
+        match = _PHONE_RE.fullmatch(value)
+        if match is None:
+            return 0.0
+        found = national_number(match)
+        if found is None:
+            return 0.0
+        number, mobile = found
+        if not is_personal_number(number):
+            return 0.0
+        if mobile and is_placeholder_mobile(number):
+            return PLACEHOLDER_SCORE
+        return 1.0
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        """Presidio-style answer: True for a valid personal number, False otherwise."""
+        match = _PHONE_RE.fullmatch(pattern_text)
+        found = national_number(match) if match else None
+        return found is not None and is_personal_number(found[0])

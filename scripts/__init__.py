@@ -1,0 +1,1 @@
+"""Developer scripts: corpus generation, evaluation and benchmarks (importable by tests)."""

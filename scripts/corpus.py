@@ -282,7 +282,8 @@ _TW_LETTER_CODES = {
 
 def id_check_char(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character of the first 17 digits of a resident ID."""
-    return str(ric.calc_check_digit(first17))
+    # stdnum's calc_check_digit takes the whole number and ignores its last character.
+    return str(ric.calc_check_digit(first17 + "0"))
 
 
 def hkid_check(prefix: str, digits: str) -> str:
@@ -998,8 +999,10 @@ class _RequestBuilder:
             pairs = [(e.name, e.text) for e in allv]
             if gbk:
                 # Browsers send characters outside the page charset as decimal char refs.
-                pairs.append(("remark2", "好评&#128077;"))
-                body = urllib.parse.urlencode(pairs, encoding="gbk").encode("ascii")
+                pairs.append(("remark2", "好评👍"))
+                body = urllib.parse.urlencode(
+                    pairs, encoding="gbk", errors="xmlcharrefreplace"
+                ).encode("ascii")
                 ctype = "application/x-www-form-urlencoded"
                 if body_format == "form-gbk":
                     ctype += "; charset=" + rng.choice(("GBK", "gb2312", "GB18030"))

@@ -45,9 +45,10 @@ PHONE_REGEX = (
 _PHONE_RE = re.compile(PHONE_REGEX, re.IGNORECASE)
 
 # Types a personal number has; 400/800 numbers are SHARED_COST / TOLL_FREE, others are services.
-_PERSONAL_TYPES = frozenset(
-    {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
-)
+# A landline-shaped match must be a fixed line: "0" + a mobile parses as that mobile (trunk
+# prefix), but it is far more often a digit glued in front of one.
+_MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+_FIXED_TYPES = frozenset({PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 PLACEHOLDER_SCORE = 0.3
 _SERVICE_PLACEHOLDERS = frozenset({"13800138000"})
 
@@ -71,8 +72,8 @@ def national_number(match: re.Match[str]) -> tuple[str, bool] | None:
     return area + local, False
 
 
-def is_personal_number(number: str) -> bool:
-    """True when ``phonenumbers`` says ``number`` is a valid CN mobile or fixed line."""
+def is_personal_number(number: str, mobile: bool) -> bool:
+    """True when ``phonenumbers`` calls ``number`` a valid CN mobile (``mobile``) or fixed line."""
     try:
         parsed = phonenumbers.parse(number, "CN")
     except phonenumbers.NumberParseException:
@@ -80,7 +81,7 @@ def is_personal_number(number: str) -> bool:
     return (
         parsed.country_code == 86
         and phonenumbers.is_valid_number(parsed)
-        and phonenumbers.number_type(parsed) in _PERSONAL_TYPES
+        and phonenumbers.number_type(parsed) in (_MOBILE_TYPES if mobile else _FIXED_TYPES)
     )
 
 
@@ -107,7 +108,7 @@ class CnPhoneRecognizer(CnPatternRecognizer):
         if found is None:
             return 0.0
         number, mobile = found
-        if not is_personal_number(number):
+        if not is_personal_number(number, mobile):
             return 0.0
         if mobile and is_placeholder_mobile(number):
             return PLACEHOLDER_SCORE
@@ -117,4 +118,4 @@ class CnPhoneRecognizer(CnPatternRecognizer):
         """Presidio-style answer: True for a valid personal number, False otherwise."""
         match = _PHONE_RE.fullmatch(pattern_text)
         found = national_number(match) if match else None
-        return found is not None and is_personal_number(found[0])
+        return found is not None and is_personal_number(*found)

@@ -1172,6 +1172,8 @@ class AuditStore:
         findings gives one item with the finding columns None), oldest first, as dicts with
         :data:`EXPORT_COLUMNS`. ``fields`` and ``issues`` are lists. Streams from its own
         connection so a large export does not hold up other queries."""
+        if self._closed:
+            raise AuditStoreError("audit store is closed")
         w = _Where()
         w.since("v.ts", since)
         sql = (
@@ -1195,6 +1197,8 @@ class AuditStore:
 
     def iter_decisions(self, since: float | datetime | None = None) -> Iterator[DecisionRow]:
         """Every decision, oldest first (streamed like :meth:`iter_export`)."""
+        if self._closed:
+            raise AuditStoreError("audit store is closed")
         w = _Where()
         w.since("ts", since)
         conn = self._connect(read_only=True)

@@ -1150,3 +1150,46 @@ def iter_samples(n: int, seed: int = 0) -> Iterator[Sample]:
 def generate(n: int, seed: int = 0) -> list[Sample]:
     """Return ``n`` labelled requests generated from ``seed`` (deterministic)."""
     return list(iter_samples(n, seed))
+
+
+def json_records_body(size_bytes: int, seed: int = 0, pii_every: int = 10) -> tuple[bytes, int]:
+    """A realistic JSON body of about ``size_bytes``: ``{"records": [...]}`` of customer rows.
+
+    Every ``pii_every``-th record carries a fresh mobile and resident ID (``idNo``/``mobile``);
+    all records carry order numbers, timestamps, amounts, names, addresses and remarks (hard
+    negatives and filler). Returns the UTF-8 body and the number of personal values planted.
+    Used by ``scripts/bench_scan.py`` for the size sweep.
+    """
+    if size_bytes < 2:
+        raise ValueError("size_bytes must be >= 2")
+    gen = _Generator(seed)
+    rng = gen.rng
+    # Faker is slow per call; a pool of names/addresses/remarks keeps a 10 MB body quick to build.
+    names = [gen.faker.name() for _ in range(300)]
+    addresses = [gen.faker.address() for _ in range(300)]
+    remarks = [gen.faker.sentence() for _ in range(300)]
+    parts: list[str] = []
+    total = len('{"records": []}')
+    planted = 0
+    i = 0
+    while total < size_bytes:
+        record: dict[str, object] = {
+            "id": i + 1,
+            "orderNo": gen._decoy_order_no(),
+            "ts": int(gen._decoy_ms_timestamp()),
+            "amount": round(rng.uniform(1, 9999), 2),
+            "name": rng.choice(names),
+            "address": rng.choice(addresses),
+            "remark": rng.choice(remarks),
+            "status": rng.choice(("paid", "shipped", "refund")),
+        }
+        if i % pii_every == 0:
+            first17 = rng.choice(_COUNTIES) + gen.birth_date().strftime("%Y%m%d") + gen.digits(3)
+            record["idNo"] = first17 + id_check_char(first17)
+            record["mobile"] = gen.mobile()
+            planted += 2
+        text = json.dumps(record, ensure_ascii=False)
+        parts.append(text)
+        total += len(text.encode("utf-8")) + 2
+        i += 1
+    return ('{"records": [' + ", ".join(parts) + "]}").encode("utf-8"), planted

@@ -1,0 +1,222 @@
+"""Benchmark formshield's scanning against vanilla Presidio, and its scaling with body size.
+
+Usage: ``.venv/bin/python -m scripts.bench_scan [--n 300] [--seed 0] [--reps 5] [--json]``
+
+One run measures, with ``time.perf_counter`` after a warm-up:
+
+1. Per request, on the labelled corpus of ``scripts/corpus.py``: formshield
+   (``addon.scan.scan_request`` + ``detectors.engine.Scanner``: parsing included) and vanilla
+   Presidio (``scripts/vanilla_presidio.py``: URL + body text through an ``AnalyzerEngine`` with
+   all predefined recognizers). Each pass scans the whole corpus; the reported time is the
+   median over ``--reps`` passes divided by the number of requests, plus the median and p95
+   single-request latency of one pass. Target: formshield >= 20x faster.
+2. Size sweep: JSON bodies of 10 KB, 100 KB, 1 MB and 10 MB (``corpus.json_records_body``:
+   arrays of customer records, every 10th with a mobile and an ID) scanned by formshield with
+   parse limits raised so that the whole body is scanned. Reported: median ms, ms per MB, and
+   linearity (ms/MB of each size relative to 1 MB; roughly flat means linear). Target: 1 MB in
+   under 100 ms.
+
+Benchmarks are not tests: nothing here asserts; the summary states which targets were met.
+Numbers depend on the machine (the project's is 2 cores); compare runs on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mitmproxy import http
+
+from scripts.corpus import generate, json_records_body
+
+TARGET_RATIO = 20.0
+TARGET_MS_PER_1MB = 100.0
+SIZES = (("10 KB", 10_000), ("100 KB", 100_000), ("1 MB", 1_000_000), ("10 MB", 10_000_000))
+
+
+def _raised_limits(body_size: int) -> Any:
+    """ParseLimits with every byte/size limit raised above ``body_size`` (whole body scanned)."""
+    from addon.request_fields import ParseLimits
+
+    limits = ParseLimits()
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(limits):
+        value = getattr(limits, f.name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            name = f.name.lower()
+            if any(word in name for word in ("byte", "size", "length", "chars", "len")):
+                changes[f.name] = max(value, body_size * 4)
+    return dataclasses.replace(limits, **changes)
+
+
+def _scanner() -> Callable[..., Any]:
+    from addon.scan import scan_request
+    from detectors.engine import Scanner
+
+    scanner = Scanner()
+
+    def run(request: http.Request, limits: Any = None) -> Any:
+        if limits is None:
+            return scan_request(request, scanner)
+        return scan_request(request, scanner, limits)
+
+    return run
+
+
+def _passes(
+    fn: Callable[[http.Request], Any], requests: Sequence[http.Request], reps: int
+) -> dict[str, float]:
+    for r in requests[: min(20, len(requests))]:  # warm-up: imports, regex caches, lazy loads
+        fn(r)
+    totals = []
+    single: list[float] = []
+    for rep in range(reps):
+        start = time.perf_counter()
+        for r in requests:
+            if rep == 0:
+                t0 = time.perf_counter()
+                fn(r)
+                single.append(time.perf_counter() - t0)
+            else:
+                fn(r)
+        totals.append(time.perf_counter() - start)
+    single.sort()
+    return {
+        "ms_per_request": statistics.median(totals) / len(requests) * 1000,
+        "median_ms": statistics.median(single) * 1000,
+        "p95_ms": single[int(0.95 * (len(single) - 1))] * 1000,
+        "passes": reps,
+    }
+
+
+def bench_requests(n: int, seed: int, reps: int, baseline: bool) -> dict[str, Any]:
+    requests = [s.request for s in generate(n, seed)]
+    scan = _scanner()
+    result: dict[str, Any] = {"requests": n, "formshield": _passes(scan, requests, reps)}
+    if baseline:
+        from scripts.vanilla_presidio import VanillaPresidio
+
+        vanilla = VanillaPresidio()
+        result["vanilla_presidio"] = _passes(vanilla.scan_request, requests, max(1, reps // 2))
+        result["ratio"] = (
+            result["vanilla_presidio"]["ms_per_request"] / result["formshield"]["ms_per_request"]
+        )
+    return result
+
+
+def bench_sizes(
+    seed: int, reps: int, sizes: Sequence[tuple[str, int]] = SIZES
+) -> list[dict[str, Any]]:
+    scan = _scanner()
+    rows: list[dict[str, Any]] = []
+    for label, size in sizes:
+        body, planted = json_records_body(size, seed)
+        request = http.Request.make(
+            "POST",
+            "https://api.example-crm.cn/customers/import",
+            body,
+            http.Headers(content_type="application/json"),
+        )
+        limits = _raised_limits(len(body))
+        result = scan(request, limits)  # warm-up, and the findings/issues for the sanity line
+        n_reps = max(2, reps if size <= 1_000_000 else reps // 2)
+        times = []
+        for _ in range(n_reps):
+            start = time.perf_counter()
+            scan(request, limits)
+            times.append(time.perf_counter() - start)
+        ms = statistics.median(times) * 1000
+        rows.append(
+            {
+                "size": label,
+                "bytes": len(body),
+                "ms": ms,
+                "ms_per_mb": ms / (len(body) / 1_000_000),
+                "reps": n_reps,
+                "planted": planted,
+                "findings": len(result.findings),
+                "issues": sorted({i.kind for i in result.issues}),
+            }
+        )
+    ref = next((r["ms_per_mb"] for r in rows if r["size"] == "1 MB"), rows[-1]["ms_per_mb"])
+    for r in rows:
+        r["relative_ms_per_mb"] = float(r["ms_per_mb"]) / float(ref)
+    return rows
+
+
+def summary(req: dict[str, Any], sizes: list[dict[str, Any]]) -> str:
+    fs = req["formshield"]
+    lines = [f"Per request ({req['requests']} corpus requests, median of passes):"]
+    lines.append(
+        f"  formshield        {fs['ms_per_request']:8.3f} ms/request  "
+        f"(median {fs['median_ms']:.3f} ms, p95 {fs['p95_ms']:.3f} ms)"
+    )
+    if "vanilla_presidio" in req:
+        vp = req["vanilla_presidio"]
+        lines.append(
+            f"  vanilla Presidio  {vp['ms_per_request']:8.3f} ms/request  "
+            f"(median {vp['median_ms']:.3f} ms, p95 {vp['p95_ms']:.3f} ms)"
+        )
+        ok = req["ratio"] >= TARGET_RATIO
+        lines.append(
+            f"  ratio             {req['ratio']:8.1f}x faster  "
+            f"[target >= {TARGET_RATIO:.0f}x: {'MET' if ok else 'MISSED'}]"
+        )
+    lines.append("")
+    lines.append("JSON size sweep (formshield, whole body scanned):")
+    lines.append(f"  {'size':<7}{'ms':>10}{'ms/MB':>10}{'vs 1 MB':>9}  findings/planted  issues")
+    for r in sizes:
+        lines.append(
+            f"  {r['size']:<7}{r['ms']:>10.1f}{r['ms_per_mb']:>10.1f}"
+            f"{r['relative_ms_per_mb']:>8.2f}x  {r['findings']:>8}/{r['planted']:<8} "
+            f"{','.join(r['issues']) or '-'}"
+        )
+    one_mb = next((r for r in sizes if r["size"] == "1 MB"), None)
+    if one_mb:
+        ok = one_mb["ms"] < TARGET_MS_PER_1MB
+        lines.append(
+            f"  1 MB JSON: {one_mb['ms']:.1f} ms [target < {TARGET_MS_PER_1MB:.0f} ms: "
+            f"{'MET' if ok else 'MISSED'}]"
+        )
+    spread = [r["relative_ms_per_mb"] for r in sizes if r["bytes"] >= 100_000]
+    if spread:
+        flat = max(spread) <= 1.5 and min(spread) >= 0.5
+        lines.append(
+            f"  linearity (100 KB..10 MB ms/MB within 0.5x..1.5x of 1 MB): "
+            f"{'yes' if flat else 'NO'} ({min(spread):.2f}x..{max(spread):.2f}x)"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark formshield against vanilla Presidio")
+    parser.add_argument("--n", type=int, default=300, help="corpus requests (300)")
+    parser.add_argument("--seed", type=int, default=0, help="corpus seed (0)")
+    parser.add_argument("--reps", type=int, default=5, help="passes/repetitions (5)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip vanilla Presidio")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the JSON size sweep")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    args = parser.parse_args(argv)
+    if args.n < 1 or args.reps < 1:
+        parser.error("--n and --reps must be >= 1")
+    try:
+        req = bench_requests(args.n, args.seed, args.reps, not args.no_baseline)
+        sizes = [] if args.no_sweep else bench_sizes(args.seed, args.reps)
+    except ImportError as exc:
+        print(f"formshield not available: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"per_request": req, "sizes": sizes}, indent=1))
+    else:
+        print(summary(req, sizes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

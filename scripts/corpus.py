@@ -214,10 +214,26 @@ _CN_BINS: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("603367", (19,)),
     ("436742", (16, 19)),
 )
-_CARD_BIN_PREFIX = re.compile(
-    r"^(?:62|81|9558|9559|955100|601382|603367|9111|966666|998800|4|5[1-5]|2[2-7]|3[47]|35|"
-    r"6011|65)"
+# Card number ranges of the payment networks (ISO/IEC 7812 issuer ranges as the networks publish
+# them) with the lengths they issue. A Luhn-valid run inside one of these *is* a plausible card,
+# so a random decoy that lands there is redrawn rather than scored as a false positive.
+_CARD_RANGES: tuple[tuple[re.Pattern[str], range], ...] = (
+    (re.compile(r"4"), range(13, 20, 3)),  # Visa 13/16/19
+    (re.compile(r"5[1-5]|222[1-9]|22[3-9]|2[3-6]|27[01]|2720"), range(16, 17)),  # Mastercard
+    (re.compile(r"3[47]"), range(15, 16)),  # Amex
+    (re.compile(r"6011|64[4-9]|65"), range(16, 20)),  # Discover
+    (re.compile(r"352[89]|35[3-8]"), range(16, 20)),  # JCB
+    (re.compile(r"30[0-5]|3[689]"), range(14, 20)),  # Diners
+    (re.compile(r"5[06-9]|6"), range(12, 20)),  # Maestro
+    (re.compile(r"220[0-4]"), range(16, 20)),  # Mir
+    (re.compile(r"62|81"), range(14, 20)),  # UnionPay
+    (re.compile(r"9558|9559|955100|603367|9111|966666|998800"), range(16, 20)),  # CN domestic
 )
+
+
+def _card_shaped(digits: str) -> bool:
+    return any(p.match(digits) and len(digits) in lengths for p, lengths in _CARD_RANGES)
+
 
 # Foreign test and generated credit cards: (prefix, length).
 _FOREIGN_TEST_CARDS = (
@@ -335,8 +351,9 @@ def plausible_positive(text: str) -> bool:
     """True when some alphanumeric run of ``text`` satisfies a positive rule of the reference.
 
     Used to redraw random decoys and filler that would otherwise *be* personal data: a valid
-    mobile (also after ``0``/``86``), a landline with trunk ``0``, a Luhn-valid 14-19 digit run
-    with a card BIN, an 18-character ID (check, date, province) or a 15-digit legacy ID shape.
+    mobile (also after ``0``/``86``), a landline with trunk ``0``, a Luhn-valid run in a card
+    network's range and length, an 18-character ID (check, date, province) or a 15-digit legacy
+    ID shape.
     Runs glued to letters are not considered (the reference says those are not phones).
     """
     for run in re.findall(r"(?<![0-9A-Za-z])\d[\dXx]*(?![0-9A-Za-z])", text):
@@ -347,7 +364,7 @@ def plausible_positive(text: str) -> bool:
             continue
         if len(digits) == 15 and _valid_legacy15(digits):
             return True
-        if 14 <= len(digits) <= 19 and _CARD_BIN_PREFIX.match(digits) and luhn.is_valid(digits):
+        if 12 <= len(digits) <= 19 and _card_shaped(digits) and luhn.is_valid(digits):
             return True
         for stripped in (digits, digits[1:], digits[2:], digits[4:]):
             if len(stripped) == 11 and stripped.startswith("1") and _valid_mobile(stripped):

@@ -314,6 +314,27 @@ def test_plausible_positive(text: str, expected: bool) -> None:
     assert plausible_positive(text) is expected
 
 
+def _luhn_run(prefix: str, length: int) -> str:
+    body = prefix + "3" * (length - len(prefix) - 1)
+    return body + luhn.calc_check_digit(body)
+
+
+@pytest.mark.parametrize(
+    "prefix, length, expected",
+    [
+        ("57", 18, True),  # Maestro issues 12-19 digits
+        ("36", 18, True),  # Diners 14-19
+        ("622202", 19, True),  # UnionPay
+        ("9558", 19, True),  # ICBC domestic
+        ("41", 18, False),  # Visa is 13/16/19 digits, never 18
+        ("2024", 18, False),  # order numbers: 2024 is below Mastercard's 2221
+        ("17", 16, False),  # no network starts with 1
+    ],
+)
+def test_plausible_positive_card_ranges(prefix: str, length: int, expected: bool) -> None:
+    assert plausible_positive(_luhn_run(prefix, length)) is expected
+
+
 def test_same_family() -> None:
     assert same_family("CN_BANK_CARD", "CREDIT_CARD")
     assert same_family("CREDIT_CARD", "CN_BANK_CARD")

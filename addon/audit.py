@@ -990,11 +990,16 @@ class AuditStore:
         return [_finding_row(r) for r in rows]
 
     def recent_decisions(
-        self, limit: int = 50, offset: int = 0, *, since: float | datetime | None = None
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        *,
+        since: float | datetime | None = None,
+        until: float | datetime | None = None,
     ) -> list[DecisionRow]:
         """Newest answers to "ask" prompts first."""
         w = _Where()
-        w.since("ts", since)
+        w.since("ts", since, until)
         rows = self._query(
             f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions{w.sql} "
             "ORDER BY ts DESC, id DESC LIMIT ? OFFSET ?",

@@ -133,6 +133,10 @@ class Reader:
             if not items:
                 raise self.error(node, f"{what} must not be an empty list")
             return items
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _STR:
+            raise self.error(
+                node, f"{what} must be a string or a list of strings, got {kind_of(node)}"
+            )
         return [(node, self.string(node, what))]
 
     def number(self, node: Node, what: str) -> float:

@@ -60,3 +60,8 @@ def test_is_a_presidio_email_recognizer() -> None:
 
 def test_public_suffix_offline() -> None:
     assert has_public_suffix("example.com.cn") and not has_public_suffix("localhost")
+
+
+@pytest.mark.parametrize("masked", ["z****@example.com", "a*@example.com", "ab**c@example.com"])
+def test_masked_addresses_are_not_found(masked: str) -> None:
+    assert found(masked) == []

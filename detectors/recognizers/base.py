@@ -36,6 +36,9 @@ _HALFWIDTH[0x3000] = 0x20
 for _dash in ("\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212", "\ufe63"):
     _HALFWIDTH[ord(_dash)] = ord("-")
 _HALFWIDTH_TABLE = str.maketrans(_HALFWIDTH)
+# str.translate with a table is slow on non-ASCII text (about 0.2 us per character); most text
+# has no full-width forms at all, so look for one first.
+_WIDE_RE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(_HALFWIDTH)) + "]")
 
 # Any ASCII or full-width digit: every numeric recognizer needs at least one.
 DIGIT_RE = re.compile(r"[0-9\uff10-\uff19]")
@@ -43,6 +46,8 @@ DIGIT_RE = re.compile(r"[0-9\uff10-\uff19]")
 
 def to_halfwidth(text: str) -> str:
     """Return ``text`` with full-width ASCII forms and odd dashes replaced, same length."""
+    if _WIDE_RE.search(text) is None:
+        return text
     return text.translate(_HALFWIDTH_TABLE)
 
 

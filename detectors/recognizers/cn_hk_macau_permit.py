@@ -15,7 +15,8 @@ from presidio_analyzer import Pattern
 
 from detectors.recognizers.base import CnPatternRecognizer
 
-PERMIT_REGEX = r"(?<![0-9A-Za-z])[HM][0-9]{8}(?:[0-9]{2})?(?![0-9A-Za-z])"
+# Left guard after the first letter (2-character look-behind): lets re skip ahead, faster.
+PERMIT_REGEX = r"[HM](?<![0-9A-Za-z][HM])[0-9]{8}(?:[0-9]{2})?(?![0-9A-Za-z])"
 
 
 class CnHkMacauPermitRecognizer(CnPatternRecognizer):

@@ -16,7 +16,12 @@ from presidio_analyzer import Pattern
 
 from detectors.recognizers.base import CnPatternRecognizer
 
-PASSPORT_REGEX = r"(?<![0-9A-Za-z])(?:E[0-9]{8}|E[A-HJ-NP-Z][0-9]{7}|G[0-9]{8})(?![0-9A-Za-z])"
+# Left guard after the first letter (2-character look-behind): lets re skip ahead, faster.
+PASSPORT_REGEX = (
+    r"[EG](?<![0-9A-Za-z][EG])"
+    r"(?:(?<=E)(?:[0-9]{8}|[A-HJ-NP-Z][0-9]{7})|(?<=G)[0-9]{8})"
+    r"(?![0-9A-Za-z])"
+)
 
 
 class CnPassportRecognizer(CnPatternRecognizer):

@@ -8,7 +8,8 @@ instead of ``\\b``. Full-width ``＠`` and letters are read as ASCII.
 
 The domain must end in a public suffix, checked with tldextract's bundled Public Suffix List
 snapshot (never fetched at run time). Valid -> 1.0; unknown suffix (``user@host.local``) ->
-dropped. Internationalised (non-ASCII) domains are not matched unless written in punycode.
+dropped; masked addresses (``z****@example.com``) -> dropped. Internationalised (non-ASCII)
+domains are not matched unless written in punycode.
 """
 
 from __future__ import annotations
@@ -57,6 +58,20 @@ class EmailAddressRecognizer(CnPatternRecognizer, EmailRecognizer):
         "email", "mail", "emailaddress", "yx", "dzyx", "yxdz",
     ]  # fmt: skip
 
+    def load(self) -> None:
+        """Build the suffix table now (about 40 ms, once per process), not on the first e-mail."""
+        _offline_extractor()
+
     def validate_result(self, pattern_text: str) -> bool:
         """True when the part after ``@`` ends in a public suffix (tldextract, offline)."""
         return has_public_suffix(pattern_text.rpartition("@")[2])
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        """Drop masked addresses (``z****@example.com`` from :func:`detectors.masking.mask`).
+
+        Masks must never be detected again (redaction re-scans its output). A mask keeps the
+        first character of the local part and stars the rest; real local parts that are one
+        character and stars, or hold two stars in a row, are vanishingly rare.
+        """
+        local = pattern_text.partition("@")[0]
+        return "**" in local or (len(local) > 1 and local[1:].strip("*") == "")

@@ -20,7 +20,8 @@ from presidio_analyzer import Pattern
 
 from detectors.recognizers.base import CnPatternRecognizer
 
-HKID_REGEX = r"(?<![0-9A-Za-z])[A-Z]{1,2}[0-9]{6}(?:\([0-9A]\)|[0-9A])(?![0-9A-Za-z])"
+# Left guard after the first letter (2-character look-behind): lets re skip ahead, faster.
+HKID_REGEX = r"[A-Z](?<![0-9A-Za-z][A-Z])[A-Z]?[0-9]{6}(?:\([0-9A]\)|[0-9A])(?![0-9A-Za-z])"
 PARENTHESISED_SCORE = 0.6
 _SPACE_VALUE = 36
 

@@ -18,7 +18,8 @@ from presidio_analyzer import Pattern
 
 from detectors.recognizers.base import CnPatternRecognizer
 
-TWID_REGEX = r"(?<![0-9A-Za-z])[A-Z][12][0-9]{8}(?![0-9A-Za-z])"
+# Left guard after the first letter (2-character look-behind): lets re skip ahead, faster.
+TWID_REGEX = r"[A-Z](?<![0-9A-Za-z][A-Z])[12][0-9]{8}(?![0-9A-Za-z])"
 # Letters in the order of their codes 10..35.
 _LETTER_CODES = dict(zip("ABCDEFGHJKLMNPQRSTUVXYWZIO", range(10, 36), strict=True))
 

@@ -144,7 +144,9 @@ def test_matches_host(pattern: str, host: str, matches: bool) -> None:
     assert parse_domain_pattern(pattern, allow_party=True).matches_host(host) is matches
 
 
-@pytest.mark.parametrize("text", ["*", "jd.com", "beijing.gov.cn", "*.gov.cn", "*.com", "*.github.io"])
+@pytest.mark.parametrize(
+    "text", ["*", "jd.com", "beijing.gov.cn", "*.gov.cn", "*.com", "*.github.io"]
+)
 def test_site_patterns_accepted(text: str) -> None:
     parse_site_pattern(text)
 

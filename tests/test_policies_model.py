@@ -94,7 +94,8 @@ def test_decision_defaults_fail_closed() -> None:
             "policy.yaml",
             12,
             "unknown action 'blok' (expected one of allow, warn, redact, block, ask)",
-            "policy.yaml:12: unknown action 'blok' (expected one of allow, warn, redact, block, ask)",
+            "policy.yaml:12: unknown action 'blok' "
+            "(expected one of allow, warn, redact, block, ask)",
         ),
         ("missing.yaml", None, "policy file not found", "missing.yaml: policy file not found"),
     ],

@@ -4,8 +4,8 @@ The data directory holds the audit store and the secret. It is, in order of prec
 an explicit path given by the caller (a proxy option), the environment variable
 ``FORMSHIELD_DATA_DIR`` (tests and portable installs use it so they never touch the real
 home), or ``platformdirs.user_data_dir("formshield")``. formshield creates it with mode
-``0700`` and tightens it to that if it finds it looser, because everything in it describes
-the user's browsing.
+``0700``, because everything in it describes the user's browsing (an existing directory is
+left as it is, with a warning if others can list it).
 
 The secret is 32 random bytes (``os.urandom``) in ``<data dir>/secret.key``. It keys the
 HMAC fingerprints of the audit store, so that the same leaked value can be counted across
@@ -65,23 +65,26 @@ def data_dir(override: str | os.PathLike[str] | None = None, *, create: bool = T
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` (and parents) and make sure only the owner can enter it (POSIX)."""
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    if os.name != "posix":
-        return  # Windows: the per-user profile directory's ACLs already apply.
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode != DIR_MODE:
-        # mkdir's mode is filtered by the umask (so it may be looser or tighter than asked), and
-        # an existing directory may have been created by hand: it holds browsing records, so
-        # tighten it. Failure (not our directory) is worth a warning, not a refusal: the secret
-        # and the database files are 0600 themselves.
-        try:
-            path.chmod(DIR_MODE)
-        except OSError as exc:
-            log.warning("cannot restrict %s to mode 0700 (%s); its files stay 0600", path, exc)
-        else:
+    """Create ``path`` (and parents) so that only the owner can enter it (POSIX ``0700``).
+
+    A directory that already exists is never changed: it may be a home directory or a shared
+    one like ``/tmp`` named by an option, and chmod-ing those would break other programs. If it
+    is open to others, a warning says so; the secret and the database files are ``0600``
+    themselves, so their contents stay private either way.
+    """
+    if path.is_dir():
+        if os.name == "posix":
+            mode = stat.S_IMODE(path.stat().st_mode)
             if mode & 0o077:
-                log.warning("data directory %s was mode %04o; restricted to 0700", path, mode)
+                log.warning(
+                    "data directory %s is mode %04o (others can list it); its files are 0600",
+                    path, mode,
+                )  # fmt: skip
+        return
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    if os.name == "posix" and stat.S_IMODE(path.stat().st_mode) != DIR_MODE:
+        # mkdir's mode is filtered by the umask (0277 would leave it unwritable): set it exactly.
+        path.chmod(DIR_MODE)
 
 
 def create_private_file(path: Path) -> None:

@@ -72,13 +72,26 @@ def test_new_dir_is_0700_even_with_open_umask(tmp_path: Path) -> None:
     assert _mode(path) == 0o700
 
 
-def test_existing_loose_dir_is_tightened(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    loose = tmp_path / "loose"
-    loose.mkdir()
-    loose.chmod(0o755)
-    data_dir(loose)
-    assert _mode(loose) == 0o700
-    assert "restricted to 0700" in caplog.text
+def test_existing_dir_is_never_changed_but_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An option may name a home or a shared directory: chmod-ing it would break other programs.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    load_or_create_secret(shared)
+    assert _mode(shared) == 0o1777
+    assert "others can list it" in caplog.text
+    assert _mode(shared / SECRET_FILE) == 0o600
+
+
+def test_umask_that_removes_owner_bits_is_overridden(tmp_path: Path) -> None:
+    old = os.umask(0o277)
+    try:
+        path = data_dir(tmp_path / "strict")
+    finally:
+        os.umask(old)
+    assert _mode(path) == 0o700
 
 
 @pytest.mark.usefixtures("open_umask")

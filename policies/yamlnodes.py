@@ -25,6 +25,7 @@ _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
+_MERGE = "tag:yaml.org,2002:merge"
 _SCALAR_TAGS = {_STR: "string", _INT: "integer", _FLOAT: "number", _BOOL: "boolean", _NULL: "null"}
 
 
@@ -81,10 +82,7 @@ class Reader:
             raise self.error(node, f"{what} must be a mapping, got {kind_of(node)}")
         items: dict[str, tuple[Node, Node]] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
-                raise self.error(
-                    key_node, f"keys of {what} must be strings, got {kind_of(key_node)}"
-                )
+            self._check_key(key_node, what)
             key = str(key_node.value)
             if key in items:
                 first = line_of(items[key][0])
@@ -100,16 +98,20 @@ class Reader:
             raise self.error(node, f"{what} must be a mapping, got {kind_of(node)}")
         seen: dict[str, Node] = {}
         for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
-                raise self.error(
-                    key_node, f"keys of {what} must be strings, got {kind_of(key_node)}"
-                )
+            self._check_key(key_node, what)
             key = str(key_node.value)
             if key in seen:
                 first = line_of(seen[key])
                 raise self.error(key_node, f"duplicate key '{key}' (first defined at line {first})")
             seen[key] = key_node
         return list(node.value)
+
+    def _check_key(self, key_node: Node, what: str) -> None:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _MERGE:
+            # Merges would hide which line a value came from; anchors/aliases still work.
+            raise self.error(key_node, "YAML merge keys ('<<') are not supported in policy files")
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
+            raise self.error(key_node, f"keys of {what} must be strings, got {kind_of(key_node)}")
 
     def sequence(self, node: Node, what: str) -> list[Node]:
         """The items of a list node."""

@@ -37,6 +37,9 @@ def found(text: str, words: tuple[str, ...] = ()) -> list[tuple[str, float]]:
         ("号码412723199010050012结束", [("412723199010050012", 1.0)]),
         ("身份证号：110102199101010078。", [("110102199101010078", 1.0)]),
         ("id=11010519491231002X&name=x", [("11010519491231002X", 1.0)]),
+        # grouped 6-8-4 with one kind of separator
+        ("110105 19491231 002X", [("110105 19491231 002X", 1.0)]),
+        ("身份证：360426-19910101-0071", [("360426-19910101-0071", 1.0)]),
         # full-width digits and check character (NFKC forms)
         ("１１０１０５１９４９１２３１００２Ｘ", [("１１０１０５１９４９１２３１００２Ｘ", 1.0)]),
         # residence permits (HK, Macau, Taiwan) and the foreign permanent resident card
@@ -85,6 +88,8 @@ def test_valid_with_context(
         "110105190013010021",  # month 13
         "810001199001010019",  # 81 prefix but not the permit code 810000 (check fails too)
         "110105991301002",  # legacy with month 13
+        "110105 19491231-002X",  # mixed separators
+        "110105 19491231 0021",  # grouped, wrong check
         "710105491231002",  # legacy numbers never had 71/81-83 prefixes
         "",
         "no digits at all",

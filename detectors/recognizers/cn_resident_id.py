@@ -9,6 +9,8 @@ Formats (source: GB 11643-1999, GB/T 2260, /work/shared/reference/cn-pii.md):
   830000, same layout and check.
 - Foreign permanent resident ID card (2023): ``9`` + 2-digit province of issue + 3-digit
   nationality, then the same birth date, sequence and check.
+- Any 18-character form may be written in groups 6-8-4 with spaces or dashes
+  (``110105 19491231 002X``).
 - Legacy 15 digits: address code, ``YYMMDD`` (19YY), 3-digit sequence, no check digit (invalid
   since 2013, still stored by old systems).
 
@@ -51,6 +53,8 @@ _DATE6 = r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 # look-behind) so that re can skip ahead to candidate characters: 2-3x faster on long text.
 _ID18 = r"[1-9](?<![0-9][1-9])[0-9]{5}" + _DATE8 + r"[0-9]{3}[0-9Xx](?![0-9])"
 _ID15 = r"[1-9](?<![0-9][1-9])[0-9]{5}" + _DATE6 + r"[0-9]{3}(?![0-9Xx])"
+# Written in groups as printed on some forms: 6-8-4 with one kind of separator (space or dash).
+_ID18_GROUPED = r"[1-9](?<![0-9][1-9])[0-9]{5}([ -])" + _DATE8 + r"\1[0-9]{3}[0-9Xx](?![0-9])"
 _LEN_18 = 18
 _LEN_15 = 15
 
@@ -100,6 +104,7 @@ class CnResidentIdRecognizer(CnPatternRecognizer):
     ENTITY: ClassVar[str] = "CN_RESIDENT_ID"
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("CN resident ID 18 (weak)", _ID18, 0.3),
+        Pattern("CN resident ID 18 grouped 6-8-4 (weak)", _ID18_GROUPED, 0.3),
         Pattern("CN resident ID 15 legacy (very weak)", _ID15, 0.2),
     ]
     CONTEXT: ClassVar[list[str]] = [
@@ -113,7 +118,7 @@ class CnResidentIdRecognizer(CnPatternRecognizer):
         """True for a fully valid 18-char number; False for a wrong check or impossible date;
         None (keep the pattern score) for a right check and date with an unknown prefix and for
         15-digit numbers with a possible prefix and date."""
-        number = pattern_text.upper()
+        number = pattern_text.upper().replace(" ", "").replace("-", "")
         if len(number) == _LEN_18:
             if calc_check_char(number[:17]) != number[17]:
                 return False
@@ -131,5 +136,6 @@ class CnResidentIdRecognizer(CnPatternRecognizer):
         """Presidio's convention, plus the county lookup as an extra signal for 15 digits."""
         score = super().score_candidate(value, pattern)
         if 0 < score < 1.0 and len(value) == _LEN_15 and county_known(value[:6]):
+            # only the contiguous 15-digit pattern yields 15 characters
             score = 0.3
         return score

@@ -155,3 +155,22 @@ def test_apply_context_copies_and_flags() -> None:
     without = apply_context(PHONE, text, raw, field_name_words("hotelName"))
     assert [r.score for r in without] == [0.3]
     assert apply_context(PHONE, text, [], ["tel"]) == []
+
+
+# The context words and field names listed in cn-pii.md, each a match for its recognizer.
+CN_PII_WORDS = [
+    (ID, "身份证 身份证号 身份证号码 公民身份号码 证件号 证件号码 居民身份证 身份證 "
+         "sfz sfzh zjhm idcard idCardNo idno id_no certNo"),
+    (CARD, "银行卡 银行卡号 卡号 银行账号 账号 开户行 储蓄卡 借记卡 信用卡 银联 "
+           "yhk yhkh bankCard bankCardNo cardNo acctNo"),
+    (PHONE, "手机 手机号 手机号码 电话 联系电话 联系方式 座机 sjh sjhm lxdh lxfs mobile phone tel "
+            "mobilePhone"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "recognizer, name",
+    [(recognizer, name) for recognizer, names in CN_PII_WORDS for name in names.split()],
+)
+def test_cn_pii_context_words(recognizer: object, name: str) -> None:
+    assert context_matches(recognizer, field_name_words(name))  # type: ignore[arg-type]

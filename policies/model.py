@@ -149,6 +149,15 @@ class PolicyError(Exception):
             return f"{self.path}: {self.reason}"
         return f"{self.path}:{self.line}: {self.reason}"
 
+    def __eq__(self, other: object) -> bool:
+        # Value semantics: the same problem found by two loads is the same error.
+        if not isinstance(other, PolicyError):
+            return NotImplemented
+        return (self.path, self.line, self.reason) == (other.path, other.line, other.reason)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.line, self.reason))
+
     def __reduce__(self) -> tuple[type[PolicyError], tuple[str, int | None, str]]:
         # Keep the three fields when pickled (e.g. across pytest-xdist workers).
         return (PolicyError, (self.path, self.line, self.reason))

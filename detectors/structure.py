@@ -1,0 +1,436 @@
+"""Structured data inside requests and inside values: JSON documents, urlencoded pairs, URLs.
+
+Turns parsed containers into :class:`~detectors.model.Field` values with precise locations and
+paths, and recognises structured strings *inside* a value (a form field holding JSON, a JSON string
+holding ``a=1&b=2``, a URL with a query string) so their parts are scanned with their own names as
+context.
+
+Path convention (what a later redaction step walks to find a value again):
+
+* a ``str`` step is a mapping key or a form/query name, an ``int`` step a list index or, right
+  after a form/query name, the occurrence of that name (``("idNo", 0)`` is the first ``idNo``);
+* a marker step (a string starting with NUL, which never occurs in real keys) says that the value
+  reached so far is itself a container, and the following steps go inside it:
+  :data:`JSON_IN_VALUE` (a JSON document), :data:`FORM_IN_VALUE` (``a=1&b=2``),
+  :data:`URL_QUERY` (the query string of a URL) and :data:`URL_BASE` (a URL without its query,
+  a leaf);
+* a final :data:`KEY` step means the field's value is the *name* at the preceding steps, not
+  the value: names that could hold personal data (``{"13812345678": ...}``, ``?a@b.cn``) are
+  scanned as well, and never shown in locations (they appear as ``<key>``).
+
+Locations are for people and logs: ``json.data.user.idNo``, ``json.items[0].tel``,
+``form.payload.user.idNo``, ``header.referer.query.phone``; a repeated form name is shown as
+``form.tel[1]``. They never contain values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from detectors.decoders import percent_decode_bytes, unescape_numeric_refs
+from detectors.model import Field, PathStep, ScanIssue
+
+__all__ = [
+    "FORM_IN_VALUE",
+    "JSON_IN_VALUE",
+    "KEY",
+    "URL_BASE",
+    "URL_QUERY",
+    "DecodedPairs",
+    "decode_pairs",
+    "expand_value",
+    "json_fields",
+    "key_is_safe",
+    "key_label",
+    "split_urlencoded",
+    "urlencoded_fields",
+]
+
+JSON_IN_VALUE = "\x00json"
+FORM_IN_VALUE = "\x00form"
+URL_QUERY = "\x00query"
+URL_BASE = "\x00urlbase"
+KEY = "\x00key"
+_MARKERS = frozenset({JSON_IN_VALUE, FORM_IN_VALUE, URL_QUERY})
+
+# Default bounds: JSON nesting walked field by field, and layers of structure inside values.
+MAX_JSON_DEPTH = 64
+MAX_NESTING = 6
+
+# A name that may hold personal data: a run of 5+ digits (phone, ID, card, passport), an "@",
+# or a long text. Such names are scanned as values and hidden in locations.
+_UNSAFE_KEY_RE = re.compile(r"\d{5}|@")
+_MAX_SAFE_KEY_LEN = 64
+# application/x-www-form-urlencoded inside a value: names of URL-safe characters, values
+# without whitespace.
+_FORM_VALUE_RE = re.compile(
+    r"[\w.\-\[\]%$:*~!]+=[^&\s]*(?:&+[\w.\-\[\]%$:*~!]+(?:=[^&\s]*)?)*&*", re.ASCII
+)
+_IDENT_RE = re.compile(r"[A-Za-z_$][\w.\-\[\]$]*", re.ASCII)
+_URL_RE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.\-]*:)?//[^\s?#]*\?([^\s#]*)(?:#\S*)?")
+
+
+def key_is_safe(key: str) -> bool:
+    """True when a key/name cannot carry personal data and may be shown in a location."""
+    return len(key) <= _MAX_SAFE_KEY_LEN and not _UNSAFE_KEY_RE.search(key)
+
+
+def key_label(key: str) -> str:
+    """How a key appears in a location: itself, ``""`` when empty, ``<key>`` when unsafe."""
+    if not key:
+        return '""'
+    return key if key_is_safe(key) else "<key>"
+
+
+def _key_field(
+    key: str,
+    location: str,
+    *,
+    source: str,
+    path: tuple[PathStep, ...],
+    labels: tuple[str, ...],
+    encodings: tuple[str, ...],
+) -> Field:
+    """A field for an unsafe key itself (path ends with :data:`KEY`)."""
+    return Field(
+        location=location,
+        value=key,
+        source=source,
+        path=(*path, KEY),
+        name=None,
+        labels=labels,
+        encodings=encodings,
+    )
+
+
+def json_fields(
+    obj: object,
+    source: str = "json",
+    prefix: str = "json",
+    path: tuple[PathStep, ...] = (),
+    *,
+    labels: tuple[str, ...] = (),
+    encodings: tuple[str, ...] = (),
+    max_depth: int = MAX_JSON_DEPTH,
+    issues: list[ScanIssue] | None = None,
+) -> Iterator[Field]:
+    """Yield a field for every string and number leaf of a parsed JSON value, in document order.
+
+    ``prefix`` starts the locations (``json`` -> ``json.data.user.idNo``, ``json.items[0].tel``)
+    and ``path`` the paths (``("data", "user", "idNo")``). Booleans and nulls hold no text and
+    are skipped; numbers are yielded as their JSON text (phones are often sent as numbers).
+    Unsafe keys are yielded too (path ending with :data:`KEY`). Below ``max_depth`` a subtree is
+    yielded as one field holding its JSON text and a ``depth_limit`` issue is added to
+    ``issues``. Runs with an explicit stack: no recursion limit, linear in the document size.
+    """
+    # Stack of (value, location, path, name, depth); children pushed in reverse for order.
+    stack: list[tuple[object, str, tuple[PathStep, ...], str | None, int]] = [
+        (obj, prefix, path, None, 0)
+    ]
+    while stack:
+        value, loc, vpath, name, depth = stack.pop()
+        if isinstance(value, str):
+            yield Field(loc, value, source, vpath, name, labels, encodings)
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int | float):
+            yield Field(loc, json.dumps(value), source, vpath, name, labels, encodings)
+        elif isinstance(value, dict | list):
+            if depth >= max_depth:
+                if issues is not None:
+                    issues.append(
+                        ScanIssue(
+                            "depth_limit",
+                            loc,
+                            f"JSON nested deeper than {max_depth} levels; the deeper part is "
+                            "scanned as one text value",
+                        )
+                    )
+                yield Field(
+                    loc, _dump(value), source, vpath, name, labels, (*encodings, "json_subtree")
+                )
+                continue
+            children: list[tuple[object, str, tuple[PathStep, ...], str | None, int]] = []
+            if isinstance(value, dict):
+                for key, child in value.items():
+                    k = str(key)
+                    child_loc = f"{loc}.{key_label(k)}"
+                    if not key_is_safe(k):
+                        children.append((_KeyLeaf(k), child_loc, (*vpath, k), None, depth + 1))
+                    children.append((child, child_loc, (*vpath, k), k, depth + 1))
+            else:
+                for i, child in enumerate(value):
+                    children.append((child, f"{loc}[{i}]", (*vpath, i), name, depth + 1))
+            stack.extend(reversed(children))
+        elif isinstance(value, _KeyLeaf):
+            yield _key_field(
+                value.key, loc, source=source, path=vpath, labels=labels, encodings=encodings
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyLeaf:
+    """Stack entry standing for an unsafe key (so keys come out in document order)."""
+
+    key: str
+
+
+def _dump(value: object) -> str:
+    """JSON text of a subtree; a repr-free fallback if it is too deep even for json.dumps."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (RecursionError, ValueError, TypeError):
+        return ""
+
+
+# --- application/x-www-form-urlencoded --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedPairs:
+    """Name/value pairs decoded with one charset; ``value`` is None for a name without ``=``.
+
+    ``lossy`` is True when some bytes did not decode in ``charset`` and were replaced (U+FFFD).
+    """
+
+    pairs: list[tuple[str, str | None]]
+    charset: str
+    lossy: bool
+
+
+def split_urlencoded(data: bytes) -> list[tuple[bytes, bytes | None]]:
+    """Split ``a=1&b=%E5%BC%A0&flag`` into percent-decoded byte pairs (``+`` is a space).
+
+    Empty items (``a=1&&b=2``) are dropped; an item without ``=`` gives ``(name, None)``.
+    """
+    out: list[tuple[bytes, bytes | None]] = []
+    for item in data.split(b"&"):
+        if not item:
+            continue
+        name, eq, value = item.partition(b"=")
+        out.append(
+            (
+                percent_decode_bytes(name, plus_is_space=True),
+                percent_decode_bytes(value, plus_is_space=True) if eq else None,
+            )
+        )
+    return out
+
+
+def decode_pairs(raw: list[tuple[bytes, bytes | None]], charset: str | None = None) -> DecodedPairs:
+    """Decode byte pairs with ONE charset for all of them (cn-pii.md "Encodings").
+
+    An explicit ``charset`` wins; otherwise strict UTF-8 if every name and value decodes, else
+    GB18030 (never GB18030 first: UTF-8 bytes also decode as GB18030). Deciding per value would
+    be wrong, since some GBK names are valid UTF-8. Undecodable bytes become U+FFFD and set
+    ``lossy``.
+    """
+    if charset is None:
+        charset = "utf-8"
+        for name, value in raw:
+            if not (name.isascii() and (value is None or value.isascii())) and not (
+                _strict_ok(name, "utf-8") and (value is None or _strict_ok(value, "utf-8"))
+            ):
+                charset = "gb18030"
+                break
+    lossy = False
+    pairs: list[tuple[str, str | None]] = []
+    for name, value in raw:
+        n = name.decode(charset, "replace")
+        v = value.decode(charset, "replace") if value is not None else None
+        if "\ufffd" in n or (v is not None and "\ufffd" in v):
+            lossy = lossy or not (
+                _strict_ok(name, charset) and (value is None or _strict_ok(value, charset))
+            )
+        pairs.append((n, v))
+    return DecodedPairs(pairs, charset, lossy)
+
+
+def _strict_ok(data: bytes, charset: str) -> bool:
+    try:
+        data.decode(charset)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def urlencoded_fields(
+    pairs: Iterable[tuple[str, str | None]],
+    source: str,
+    prefix: str,
+    path: tuple[PathStep, ...] = (),
+    *,
+    labels: tuple[str, ...] = (),
+    encodings: tuple[str, ...] = (),
+    ncr: bool = False,
+) -> list[Field]:
+    """Fields for decoded name/value pairs: location ``prefix.name``, path ``(name, occurrence)``.
+
+    A repeated name is located as ``prefix.name[1]``. Unsafe names (and names without ``=``,
+    which are data themselves, e.g. ``?13812345678``) are emitted as :data:`KEY` fields when
+    unsafe. ``ncr`` unescapes ``&#NNNNN;`` references, which browsers send for characters the
+    page charset cannot encode; such fields get ``"ncr"`` appended to their encodings.
+    """
+    seen: dict[str, int] = {}
+    out: list[Field] = []
+    for name, raw_value in pairs:
+        occ = seen.get(name, 0)
+        seen[name] = occ + 1
+        loc = f"{prefix}.{key_label(name)}" + (f"[{occ}]" if occ else "")
+        fpath = (*path, name, occ)
+        if not key_is_safe(name):
+            key = unescape_numeric_refs(name) if ncr else name
+            out.append(
+                _key_field(key, loc, source=source, path=fpath, labels=labels, encodings=encodings)
+            )
+        if raw_value is None:
+            continue
+        value, enc = raw_value, encodings
+        if ncr and "&#" in value:
+            unescaped = unescape_numeric_refs(value)
+            if unescaped != value:
+                value, enc = unescaped, (*encodings, "ncr")
+        out.append(Field(loc, value, source, fpath, name, labels, enc))
+    return out
+
+
+# --- structure inside a value ------------------------------------------------------------------
+
+
+def _nesting(path: tuple[PathStep, ...]) -> int:
+    return sum(1 for step in path if step in _MARKERS)
+
+
+def expand_value(
+    field: Field,
+    *,
+    max_depth: int = MAX_NESTING,
+    max_json_depth: int = MAX_JSON_DEPTH,
+    issues: list[ScanIssue] | None = None,
+) -> list[Field]:
+    """Child fields of a value that is itself structured, or ``[]`` when it is not.
+
+    Recognised: a JSON object/array (``{"user": {"idNo": ...}}`` in ``form.payload`` gives
+    ``form.payload.user.idNo``, path ``(..., JSON_IN_VALUE, "user", "idNo")``); urlencoded pairs
+    (``a=1&b=2``, path ``(..., FORM_IN_VALUE, "a", 0)``); a URL with a query string (its query as
+    ``<location>.query.name`` plus the URL without its query as ``<location>.url``). Children are
+    expanded recursively; the children together cover every piece of the value's text, so a
+    caller replaces the field by them. Beyond ``max_depth`` nested layers a ``depth_limit`` issue
+    is reported and the value is left as it is.
+    """
+    value = field.value
+    if len(value) < 3:
+        return []
+    first = value[0] if not value[0].isspace() else value.lstrip()[:1]
+    if first and first in "{[":
+        kind = "json"
+    elif "=" in value:
+        kind = "form"
+    else:
+        return []
+    if _nesting(field.path) >= max_depth:
+        if issues is not None:
+            issues.append(
+                ScanIssue(
+                    "depth_limit",
+                    field.location,
+                    f"structured data nested more than {max_depth} layers deep inside a value "
+                    "is scanned as plain text",
+                )
+            )
+        return []
+    children = (
+        _json_children(field, max_json_depth, issues) if kind == "json" else _form_children(field)
+    )
+    if not children:
+        return []
+    out: list[Field] = []
+    for child in children:
+        grandchildren = expand_value(
+            child, max_depth=max_depth, max_json_depth=max_json_depth, issues=issues
+        )
+        out.extend(grandchildren or (child,))
+    return out
+
+
+def _child_labels(field: Field) -> tuple[str, ...]:
+    """Labels of children: the parent's labels plus the parent's name (context)."""
+    if field.name and field.name not in field.labels:
+        return (*field.labels, field.name)
+    return field.labels
+
+
+def _json_children(
+    field: Field, max_json_depth: int, issues: list[ScanIssue] | None
+) -> list[Field]:
+    text = field.value.strip()
+    if text[-1:] not in "}]" or len(text) < 2:
+        return []
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        return []
+    if not isinstance(obj, dict | list) or not obj:
+        return []
+    return list(
+        json_fields(
+            obj,
+            field.source,
+            field.location,
+            (*field.path, JSON_IN_VALUE),
+            labels=_child_labels(field),
+            encodings=(*field.encodings, "json"),
+            max_depth=max_json_depth,
+            issues=issues,
+        )
+    )
+
+
+def _form_children(field: Field) -> list[Field]:
+    value = field.value
+    url = _URL_RE.fullmatch(value)
+    if url is not None:
+        query = url.group(1)
+        qstart = url.start(1)
+        labels = _child_labels(field)
+        base = Field(
+            f"{field.location}.url",
+            value[: qstart - 1],
+            field.source,
+            (*field.path, URL_BASE),
+            field.name,
+            labels,
+            field.encodings,
+        )
+        pairs = decode_pairs(split_urlencoded(query.encode("utf-8", "surrogatepass")))
+        return [
+            base,
+            *urlencoded_fields(
+                pairs.pairs,
+                field.source,
+                f"{field.location}.query",
+                (*field.path, URL_QUERY),
+                labels=labels,
+                encodings=(*field.encodings, "urlencoded"),
+            ),
+        ]
+    if not _FORM_VALUE_RE.fullmatch(value):
+        return []
+    if "&" not in value:
+        # A single "name=value" is only taken as a form when it cannot be base64 padding or an
+        # expression: identifier name, non-empty value without another "=".
+        name, _, rest = value.partition("=")
+        if not rest or "=" in rest or not _IDENT_RE.fullmatch(name):
+            return []
+    pairs = decode_pairs(split_urlencoded(value.encode("utf-8", "surrogatepass")))
+    return urlencoded_fields(
+        pairs.pairs,
+        field.source,
+        field.location,
+        (*field.path, FORM_IN_VALUE),
+        labels=_child_labels(field),
+        encodings=(*field.encodings, "urlencoded"),
+    )

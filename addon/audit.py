@@ -332,7 +332,7 @@ def migrate(
     if found > target:
         raise AuditStoreError(
             f"audit database has schema version {found}, newer than this formshield's "
-            f"{target}: upgrade formshield or use another --audit-db"
+            f"{target}: upgrade formshield or use another audit database"
         )
     version = found
     while version < target:
@@ -1065,8 +1065,13 @@ class AuditStore:
         since: float | datetime | None = None,
         until: float | datetime | None = None,
         tz_offset: int | None = None,
+        site: str | Sequence[str] | None = None,
+        destination: str | Sequence[str] | None = None,
+        entity: str | Sequence[str] | None = None,
+        action: str | Sequence[str] | None = None,
     ) -> list[BucketCount]:
-        """Findings per time bucket (and per ``key``), oldest first.
+        """Findings per time bucket (and per ``key``), oldest first, filtered like
+        :meth:`recent_findings`.
 
         Buckets are aligned to local midnight/hours: ``tz_offset`` is the UTC offset in seconds
         (default: this machine's current one; DST changes inside the period shift by an hour).
@@ -1080,6 +1085,10 @@ class AuditStore:
         }[key]  # fmt: skip
         w = _Where()
         w.since("f.ts", since, until)
+        w.eq("v.site", site)
+        w.eq("v.destination", destination)
+        w.eq("f.entity_type", entity)
+        w.eq("f.action", action)
         rows = self._query(
             f"SELECT CAST(floor((f.ts + ?) / ?) AS INTEGER) AS b, {column}, count(*) "
             "FROM findings f JOIN verdicts v ON v.id = f.verdict_id"

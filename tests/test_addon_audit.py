@@ -398,6 +398,15 @@ def test_counts_over_time_by_day_and_hour(filled: AuditStore) -> None:
         BucketCount(DAY0 + 3600, "shop.cn", 1),
         BucketCount(DAY0 + 7200, "tracker.net", 2),
     ]
+    only_ads = filled.counts_over_time("day", key="entity", tz_offset=0, destination="ads.com")
+    assert only_ads == [
+        BucketCount(DAY0 + DAY, "CN_PHONE", 1),
+        BucketCount(DAY0 + 2 * DAY, "CN_PHONE", 1),
+    ]
+    blocked_ids = filled.counts_over_time(
+        "day", key="site", tz_offset=0, entity="CN_RESIDENT_ID", action="block"
+    )
+    assert blocked_ids == [BucketCount(DAY0, "shop.cn", 1)]
 
 
 def test_counts_over_time_respects_time_zone(store: AuditStore) -> None:
@@ -571,7 +580,8 @@ def test_full_queue_drops_with_a_count_and_a_log(
             store.record_verdict(flow_id="taken", **kw)  # type: ignore[arg-type]
             deadline = time.monotonic() + 5
             while store._queue.qsize() and time.monotonic() < deadline:
-                time.sleep(0.01)  # until the writer has taken it and is blocked
+                time.sleep(0.01)  # until the writer has taken it...
+            time.sleep(0.2)  # ...and is blocked on the lock, not still draining the queue
             store.record_verdict(flow_id="queued", **kw)  # type: ignore[arg-type]
             with caplog.at_level(logging.ERROR, logger="addon.audit"):
                 store.record_verdict(flow_id="dropped", **kw)  # type: ignore[arg-type]

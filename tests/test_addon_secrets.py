@@ -192,7 +192,9 @@ def test_processes_racing_get_one_secret(tmp_path: Path) -> None:
 # --- bad files -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("content", [b"", b"short", os.urandom(SECRET_SIZE + 1)])
+@pytest.mark.parametrize(
+    "content", [b"", b"short", b"x" * (SECRET_SIZE + 1)], ids=["empty", "short", "long"]
+)
 def test_wrong_size_secret_is_a_clear_error(tmp_path: Path, content: bytes) -> None:
     (tmp_path / SECRET_FILE).write_bytes(content)
     with pytest.raises(SecretError, match="delete it"):

@@ -18,6 +18,7 @@ from policies.loader import (
     DEFAULT_ASK_TIMEOUT,
     EXAMPLES_DIR,
     MAX_FILE_BYTES,
+    PolicyFile,
     load_file,
     parse_text,
     validate_file,
@@ -170,7 +171,7 @@ def _parse(text: str) -> tuple[object, list[PolicyError]]:
     return parse_text(text, "t.yaml")
 
 
-def _load(text: str):  # type: ignore[no-untyped-def]
+def _load(text: str) -> PolicyFile:
     policy_file, errors = parse_text(text, "t.yaml")
     assert not errors, errors
     assert policy_file is not None

@@ -977,9 +977,16 @@ class AuditStore:
         w.eq("f.entity_type", entity)
         w.eq("f.action", action)
         w.eq("v.mode", mode)
-        w.since("f.ts", since, until)
+        # f.ts == v.ts and ids grow with time, so both orders give the same rows; each lets
+        # SQLite walk an index in order instead of sorting every match (0.1 ms vs 20 ms at 40k).
+        if entity is None and action is None:
+            w.since("v.ts", since, until)
+            order = " ORDER BY v.ts DESC, v.id DESC, f.id DESC"
+        else:
+            w.since("f.ts", since, until)
+            order = " ORDER BY f.ts DESC, f.id DESC"
         rows = self._query(
-            _FINDING_SELECT + w.sql + " ORDER BY f.ts DESC, f.id DESC LIMIT ? OFFSET ?",
+            _FINDING_SELECT + w.sql + order + " LIMIT ? OFFSET ?",
             [*w.params, max(0, limit), max(0, offset)],
         )
         return [_finding_row(r) for r in rows]

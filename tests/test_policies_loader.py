@@ -299,8 +299,8 @@ rules:
     assert rule.ref == RuleRef("t.yaml", 11, "cards")
     assert [s.text for s in rule.sites] == ["jd.com", "*.com.cn"]
     assert [d.kind for d in rule.destinations] == [PatternKind.EXACT, PatternKind.PARTY]
-    assert rule.entities == {"CN_BANK_CARD", "CREDIT_CARD"}
-    assert rule.methods == {"POST", "PUT"}
+    assert rule.entities == frozenset({"CN_BANK_CARD", "CREDIT_CARD"})
+    assert rule.methods == frozenset({"POST", "PUT"})
     assert rule.path is not None and rule.path.fullmatch("/pay/card/1")
     assert rule.path_key == "path"
     assert (rule.action, rule.fallback, rule.timeout) == (Action.ASK, Action.REDACT, 12.5)

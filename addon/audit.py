@@ -565,9 +565,6 @@ class _Prune:
     deleted: int = 0
 
 
-_VerdictItem = tuple[tuple[Any, ...], list[tuple[Any, ...]]]
-
-
 def default_db_path(data_directory: str | Path | None = None) -> Path:
     """``<data dir>/audit.sqlite3`` (see :func:`addon.secrets.data_dir`)."""
     return data_dir(data_directory) / DB_FILE
@@ -580,6 +577,12 @@ class AuditStore:
     directory used for that default and for the secret. ``secret`` (tests) skips the secret
     file. ``read_only`` opens an existing database for queries and exports only: no writer
     thread, no secret needed.
+
+    Opening raises :class:`AuditStoreError` (not a database, newer schema, missing in
+    read-only mode), :class:`addon.secrets.SecretError` or ``OSError`` (directory or file not
+    creatable): a proxy turns these into an option error. Afterwards nothing raises on the hot
+    path: records the writer cannot commit are logged and counted in ``lost``, records refused
+    because the queue is full in ``dropped``.
     """
 
     def __init__(
@@ -610,6 +613,7 @@ class AuditStore:
         self.dropped = 0  # refused because the queue was full
         self.lost = 0  # failed to commit (logged)
         self._last_drop_log = 0.0
+        self._drop_lock = threading.Lock()
         self._writer: threading.Thread | None = None
         self._wconn: sqlite3.Connection | None = None
         self._fingerprint: Fingerprinter | None = None
@@ -783,10 +787,13 @@ class AuditStore:
             self._queue.put_nowait(item)
         except queue.Full:
             # The proxy must not stall on a slow disk: count and report the loss instead.
-            self.dropped += 1
-            now = time.monotonic()
-            if now - self._last_drop_log > 10:
-                self._last_drop_log = now
+            with self._drop_lock:
+                self.dropped += 1
+                now = time.monotonic()
+                report = now - self._last_drop_log > 10
+                if report:
+                    self._last_drop_log = now
+            if report:
                 log.error("audit queue full: %d records dropped so far", self.dropped)
 
     def flush(self, timeout: float | None = 30.0) -> bool:

@@ -1,0 +1,178 @@
+"""The scanner: fields in, findings out (decoding layers, structure in values, context, overlaps)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import urllib.parse
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stdnum.cn import ric
+
+from detectors.engine import Scanner
+from detectors.model import Field
+
+ID = "11010519491231002X"  # GB 11643-1999 annex example
+ID2 = "360426199101010071"
+PHONE = "13912345678"
+CARD = "6222021234567890128"  # Luhn-valid, ICBC BIN 622202
+
+
+@pytest.fixture(scope="module")
+def scanner() -> Scanner:
+    return Scanner()
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def found(scanner: Scanner, fields: list[Field]) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    return [
+        (f.location, f.entity_type, f.value, f.value_encodings) for f in scanner.scan_fields(fields)
+    ]
+
+
+@pytest.mark.parametrize(
+    "value, name, expected",
+    [
+        # plain values
+        (ID, "idNo", [("CN_RESIDENT_ID", ID, ())]),
+        (ID.lower(), None, [("CN_RESIDENT_ID", ID.lower(), ())]),
+        (PHONE, "tel", [("CN_PHONE", PHONE, ())]),
+        (CARD, "cardNo", [("CN_BANK_CARD", CARD, ())]),
+        ("user@example.com", "email", [("EMAIL_ADDRESS", "user@example.com", ())]),
+        (f"身份证号{ID}手机{PHONE}", None, [("CN_RESIDENT_ID", ID, ()), ("CN_PHONE", PHONE, ())]),
+        # encoded values
+        (urllib.parse.quote(f"sfz {ID}"), "v", [("CN_RESIDENT_ID", ID, ("percent",))]),
+        (urllib.parse.quote(urllib.parse.quote(f"id {ID}")), "v",
+         [("CN_RESIDENT_ID", ID, ("percent", "percent"))]),
+        (b64(f"id={ID2}"), "d", [("CN_RESIDENT_ID", ID2, ("base64", "urlencoded"))]),
+        (base64.urlsafe_b64encode(f"tel:{PHONE}~~".encode()).decode().rstrip("="), "d",
+         [("CN_PHONE", PHONE, ("base64",))]),
+        ("".join(f"&#{ord(c)};" for c in ID), "x", [("CN_RESIDENT_ID", ID, ("html",))]),
+        ("".join(f"\\u{ord(c):04x}" for c in PHONE), "x", [("CN_PHONE", PHONE, ("unicode_escape",))]),
+        # hard negatives
+        ("1732812345678", "ts", []),
+        ("a13912345678f", "token", []),
+        ("order 20241128000012345", "orderId", []),
+        ("9787111213823", "isbn", []),
+        ("4008123123", "hotline", []),
+    ],
+)  # fmt: skip
+def test_scan_single_values(
+    scanner: Scanner, value: str, name: str | None, expected: list[tuple[str, str, tuple[str, ...]]]
+) -> None:
+    got = [(e, v, enc) for _, e, v, enc in found(scanner, [Field("form.x", value, name=name)])]
+    # The decoder names are the decoders module's; compare on entity and value, then chain kinds.
+    assert [(e, v) for e, v, _ in got] == [(e, v) for e, v, _ in expected]
+    for (_, _, enc), (_, _, want) in zip(got, expected, strict=True):
+        assert len(enc) == len(want)
+
+
+def test_structured_value_is_expanded_with_child_names_as_context(scanner: Scanner) -> None:
+    payload = json.dumps({"user": {"passportNo": "E12345678", "mobile": PHONE}})
+    findings = scanner.scan_fields([Field("form.payload", payload, source="form", name="payload")])
+    assert [(f.location, f.entity_type) for f in findings] == [
+        ("form.payload.user.passportNo", "CN_PASSPORT"),
+        ("form.payload.user.mobile", "CN_PHONE"),
+    ]
+
+
+def test_context_from_field_name_lifts_context_dependent_entities(scanner: Scanner) -> None:
+    assert scanner.scan_text("E12345678", name="remark") == []
+    [finding] = scanner.scan_text("E12345678", name="passport_no")
+    assert finding.entity_type == "CN_PASSPORT"
+    assert finding.score >= 0.5
+
+
+def test_hotel_is_not_tel(scanner: Scanner) -> None:
+    # A placeholder-looking number scores 0.3 and needs context; "hotel" must not give it.
+    assert scanner.scan_text("13800138000", name="hotelName") == []
+    assert [f.entity_type for f in scanner.scan_text("13800138000", name="tel")] == ["CN_PHONE"]
+
+
+def test_same_value_in_decoded_variant_reported_once(scanner: Scanner) -> None:
+    # "%2B86" decodes to "+86": the phone is visible both raw and decoded.
+    findings = scanner.scan_text(f"{PHONE}%20x", name="q")
+    assert [f.entity_type for f in findings] == ["CN_PHONE"]
+
+
+def test_entities_filter(scanner: Scanner) -> None:
+    only_phones = Scanner(entities={"CN_PHONE"})
+    text = f"{ID} {PHONE}"
+    assert [f.entity_type for f in only_phones.scan_text(text)] == ["CN_PHONE"]
+    assert only_phones.entities == frozenset({"CN_PHONE"})
+
+
+def test_findings_never_show_raw_values_in_repr(scanner: Scanner) -> None:
+    [finding] = scanner.scan_text(ID)
+    assert ID not in repr(finding)
+    assert finding.masked != ID and "*" in finding.masked
+
+
+def test_finding_carries_encodings_and_path(scanner: Scanner) -> None:
+    field = Field(
+        "json.a.b", b64(ID), source="json", path=("a", "b"), name="b", encodings=("gzip",)
+    )
+    [finding] = scanner.scan_fields([field])
+    assert finding.encodings == ("gzip", "base64")
+    assert finding.value_encodings == ("base64",)
+    assert finding.path == ("a", "b") and finding.source == "json"
+
+
+# --- properties ---------------------------------------------------------------------------
+
+PROVINCES = ["11", "12", "31", "32", "33", "44", "50", "51", "61", "65"]
+
+
+@st.composite
+def resident_ids(draw: st.DrawFn) -> str:
+    prefix = draw(st.sampled_from(PROVINCES)) + draw(st.sampled_from(["0101", "0105", "0302"]))
+    date = draw(
+        st.dates(
+            min_value=__import__("datetime").date(1930, 1, 1),
+            max_value=__import__("datetime").date(2020, 12, 31),
+        )
+    )
+    seq = f"{draw(st.integers(0, 999)):03d}"
+    body = prefix + date.strftime("%Y%m%d") + seq
+    # stdnum computes the check character of a full-length number (its last char is ignored).
+    return body + ric.calc_check_digit(body + "0")
+
+
+ENCODERS = {
+    "plain": lambda s: s,
+    "percent": lambda s: urllib.parse.quote(s, safe=""),
+    "percent2": lambda s: urllib.parse.quote(urllib.parse.quote(s, safe=""), safe=""),
+    "base64": b64,
+    "base64url": lambda s: base64.urlsafe_b64encode(s.encode()).decode().rstrip("="),
+    "html": lambda s: "".join(f"&#{ord(c)};" for c in s),
+    "unicode": lambda s: "".join(f"\\u{ord(c):04x}" for c in s),
+    "b64-in-percent": lambda s: urllib.parse.quote(b64(s), safe=""),
+    "escape-html": html.escape,
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(resident_ids(), st.sampled_from(sorted(ENCODERS)), st.sampled_from(["idNo", "data", "v"]))
+def test_valid_id_is_found_through_any_encoding(rid: str, how: str, name: str) -> None:
+    scanner = _SHARED
+    value = ENCODERS[how](f"身份证 {rid} ok")
+    findings = scanner.scan_fields([Field("form.x", value, name=name)])
+    assert [f.value for f in findings if f.entity_type == "CN_RESIDENT_ID"] == [rid]
+
+
+@settings(max_examples=150, deadline=None)
+@given(resident_ids(), st.sampled_from(sorted(ENCODERS)))
+def test_wrong_check_character_is_not_an_id(rid: str, how: str) -> None:
+    wrong = next(c for c in "0123456789X" if c != rid[-1])
+    value = ENCODERS[how](f"num {rid[:-1]}{wrong} ok")
+    findings = _SHARED.scan_fields([Field("form.x", value, name="v")])
+    assert not [f for f in findings if f.entity_type == "CN_RESIDENT_ID"]
+
+
+_SHARED = Scanner()

@@ -1,4 +1,4 @@
-"""The scanner: fields in, findings out (decoding layers, structure in values, context, overlaps)."""
+"""The scanner: fields in, findings out (decoding, structure in values, context, overlaps)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def found(scanner: Scanner, fields: list[Field]) -> list[tuple[str, str, str, tu
         (base64.urlsafe_b64encode(f"tel:{PHONE}~~".encode()).decode().rstrip("="), "d",
          [("CN_PHONE", PHONE, ("base64",))]),
         ("".join(f"&#{ord(c)};" for c in ID), "x", [("CN_RESIDENT_ID", ID, ("html",))]),
-        ("".join(f"\\u{ord(c):04x}" for c in PHONE), "x", [("CN_PHONE", PHONE, ("unicode_escape",))]),
+        ("".join(f"\\u{ord(c):04x}" for c in PHONE), "x",
+         [("CN_PHONE", PHONE, ("unicode_escape",))]),
         # hard negatives
         ("1732812345678", "ts", []),
         ("a13912345678f", "token", []),

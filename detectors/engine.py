@@ -131,12 +131,14 @@ class Scanner:
         """Run every recognizer on ``text``; return non-overlapping results above threshold."""
         candidates: list[tuple[RecognizerResult, str]] = []
         for recognizer, entities in self._recognizers:
-            results = recognizer.analyze(text, entities, None)
+            # No NLP artifacts: our recognizers need none (Presidio annotates the parameter
+            # as required but its pattern recognizers accept None).
+            results = recognizer.analyze(text, entities, None)  # type: ignore[arg-type]
             if not results:
                 continue
             if any(r.score < 1.0 for r in results):
                 results = apply_context(recognizer, text, results, words)
-            candidates.extend((r, recognizer.name) for r in results if r.score >= self.min_score)
+            candidates.extend((r, type(recognizer).__name__) for r in results if r.score >= self.min_score)
         if len(candidates) <= 1:
             return candidates
         # Highest score first, then the longest span: a 19-digit card beats a phone-shaped

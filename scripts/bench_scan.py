@@ -41,17 +41,18 @@ SIZES = (("10 KB", 10_000), ("100 KB", 100_000), ("1 MB", 1_000_000), ("10 MB", 
 
 
 def _raised_limits(body_size: int) -> Any:
-    """ParseLimits with every byte/size limit raised above ``body_size`` (whole body scanned)."""
+    """ParseLimits raised so that a body of ``body_size`` bytes is read and scanned whole."""
     from addon.request_fields import ParseLimits
 
     limits = ParseLimits()
-    changes: dict[str, Any] = {}
-    for f in dataclasses.fields(limits):
-        value = getattr(limits, f.name)
-        if isinstance(value, int) and not isinstance(value, bool):
-            name = f.name.lower()
-            if any(word in name for word in ("byte", "size", "length", "chars", "len")):
-                changes[f.name] = max(value, body_size * 4)
+    wanted = {
+        "max_body": body_size * 2,
+        "max_decoded_bytes": body_size * 2,
+        "max_file_part": body_size * 2,
+        "max_fields": body_size // 8,  # a JSON leaf takes well over 8 bytes
+    }
+    names = {f.name for f in dataclasses.fields(limits)}
+    changes = {k: max(v, getattr(limits, k)) for k, v in wanted.items() if k in names}
     return dataclasses.replace(limits, **changes)
 
 

@@ -18,7 +18,8 @@ What goes in, and why (facts from ``shared/reference/cn-pii.md``):
 * Hard negatives: order numbers, 13-digit millisecond timestamps, ISBN-13, SF/YT waybills, hex
   ids, UUIDs, coordinates, prices, a mobile glued to letters (``a13812345678f``), 400/800 business
   numbers, 18-digit numbers with a wrong check character, session ids, mobiles buried in longer
-  digit runs, ``icon@2x.png``. A random decoy that happens to satisfy a positive's rule (say a
+  digit runs, ``icon@2x.png``, IMEIs and ICCIDs (Luhn-valid, 15 and 20 digits), JWTs and base64
+  images. A random decoy that happens to satisfy a positive's rule (say a
   Luhn-valid run with a UnionPay BIN) is redrawn: it *would* be a card, so calling it a false
   positive would be unfair.
 * Containers: query string (and rarely a URL path segment), urlencoded forms in UTF-8 and GBK
@@ -423,6 +424,10 @@ _DECOY_NAMES: dict[str, tuple[str, ...]] = {
     "session_id": ("sid", "sessionId", "JSESSIONID", "PHPSESSID"),
     "embedded_phone": ("bizNo", "traceNo", "refNo", "v"),
     "image_at_2x": ("icon", "img", "avatarUrl"),
+    "imei": ("imei", "deviceId", "did"),
+    "iccid": ("iccid", "simId"),
+    "jwt": ("token", "access_token", "jwt"),
+    "base64_image": ("avatar", "image", "imgData"),
 }
 _WRAP_KEYS = ("data", "payload", "ext", "info", "params", "bizContent", "d", "body")
 _BENIGN_TEXT_LABELS = ("备注：", "留言：", "说明：", "note: ")
@@ -779,6 +784,28 @@ class _Generator:
             + self.mobile()
             + self.digits(self.rng.randint(2, 5))
         )
+
+    def _decoy_imei(self) -> str:
+        # 15 digits, Luhn check, TACs of common handsets start 35 or 86.
+        return self.luhn_complete(self.rng.choice(("35", "86")), 15)
+
+    def _decoy_iccid(self) -> str:
+        # China SIM cards: 89 86 + operator + 13 digits + Luhn check, 20 digits.
+        return self.luhn_complete("8986" + self.rng.choice(("00", "01", "03", "11")), 20)
+
+    def _decoy_jwt(self) -> str:
+        def part(doc: dict[str, object]) -> str:
+            return _b64url(json.dumps(doc, separators=(",", ":")), self.rng)
+
+        iat = int(self._stamp().timestamp())
+        payload = {"sub": "u_" + self._decoy_hex_id()[:12], "iat": iat, "exp": iat + 7200}
+        signature = base64.urlsafe_b64encode(self.rng.randbytes(32)).decode().rstrip("=")
+        return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(payload)}.{signature}"
+
+    def _decoy_base64_image(self) -> str:
+        data = b"\x89PNG\r\n\x1a\n" + self.rng.randbytes(self.rng.randint(300, 2000))
+        prefix = self.rng.choice(("data:image/png;base64,", ""))
+        return prefix + base64.b64encode(data).decode("ascii")
 
     def _decoy_image_at_2x(self) -> str:
         return self.rng.choice(("icon", "logo", "avatar", "banner")) + "@2x.png"

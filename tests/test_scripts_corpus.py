@@ -154,7 +154,7 @@ def test_corpus_covers_every_format_encoding_and_entity() -> None:
     assert max(len(lb.encodings) for s in CORPUS for lb in s.labels) == 3
     assert any(lb.encodings[:2] == ("percent", "percent") for s in CORPUS for lb in s.labels)
     decoys = Counter(d.kind for s in CORPUS for d in s.decoys)
-    assert len(decoys) == 15
+    assert len(decoys) == 19
     assert sum(1 for s in CORPUS if not s.labels) > 80  # negatives-only requests
     variants = {lb.variant for s in CORPUS for lb in s.labels}
     for v in ("legacy15", "luhn_invalid", "landline", "permit", "built-lower-x", "faker"):

@@ -9,7 +9,8 @@ One run measures, with ``time.perf_counter`` after a warm-up:
    Presidio (``scripts/vanilla_presidio.py``: URL + body text through an ``AnalyzerEngine`` with
    all predefined recognizers). Each pass scans the whole corpus; the reported time is the
    median over ``--reps`` passes divided by the number of requests, plus the median and p95
-   single-request latency of one pass. Target: formshield >= 20x faster.
+   single-request latency of one pass. Target: formshield >= 20x faster, reported both as the
+   ratio of mean times and as the ratio of median latencies (the typical small request).
 2. Size sweep: JSON bodies of 10 KB, 100 KB, 1 MB and 10 MB (``corpus.json_records_body``:
    arrays of customer records, every 10th with a mobile and an ID) scanned by formshield with
    parse limits raised so that the whole body is scanned. Reported: median ms, ms per MB, and
@@ -108,6 +109,11 @@ def bench_requests(n: int, seed: int, reps: int, baseline: bool) -> dict[str, An
         result["ratio"] = (
             result["vanilla_presidio"]["ms_per_request"] / result["formshield"]["ms_per_request"]
         )
+        # The mean favours formshield on big bodies (Presidio's cost grows with text length);
+        # the ratio of median latencies says what a typical small form costs.
+        result["ratio_median"] = (
+            result["vanilla_presidio"]["median_ms"] / result["formshield"]["median_ms"]
+        )
     return result
 
 
@@ -168,6 +174,11 @@ def summary(req: dict[str, Any], sizes: list[dict[str, Any]]) -> str:
         lines.append(
             f"  ratio             {req['ratio']:8.1f}x faster  "
             f"[target >= {TARGET_RATIO:.0f}x: {'MET' if ok else 'MISSED'}]"
+        )
+        ok = req["ratio_median"] >= TARGET_RATIO
+        lines.append(
+            f"  ratio of medians  {req['ratio_median']:8.1f}x faster  "
+            f"[typical request; target >= {TARGET_RATIO:.0f}x: {'MET' if ok else 'MISSED'}]"
         )
     lines.append("")
     lines.append("JSON size sweep (formshield, whole body scanned):")

@@ -219,7 +219,9 @@ def _sniff(path: Path, raw: IO[bytes]) -> tuple[bool, CaptureFormat]:
             with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
                 head = unzipped.read(_SNIFF_BYTES)
         except (OSError, EOFError):
-            raise CaptureError(path, "gzip-compressed but the stream is corrupt") from None
+            raise CaptureError(
+                path, "gzip-compressed but the stream is corrupt or truncated"
+            ) from None
     if not head:
         return compressed, "empty"
     text = head.removeprefix(_UTF8_BOM).lstrip(b" \t\r\n")

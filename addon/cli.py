@@ -194,7 +194,7 @@ def _scan_all(
     progress = _progress(total, fmt)
     task = progress.add_task("scanning", total=total) if progress is not None else None
     done = 0  # bytes of the files already finished
-    entry = -1
+    entry = last_entry_found = -1
     ctx: RequestContext | None = None
     try:
         if progress is not None:
@@ -227,8 +227,9 @@ def _scan_all(
                         this = dataclasses.replace(ctx, ws_message=item.message)
                     if result.findings:
                         summary.findings += len(result.findings)
-                        if this.ws_message is None:
+                        if this.entry != last_entry_found:  # a flow's messages count with it
                             summary.requests_with_findings += 1
+                            last_entry_found = this.entry
                         if this.third_party:
                             summary.third_party_findings += len(result.findings)
                     summary.issues += len(issues)

@@ -147,7 +147,7 @@ class Summary:
     ws_messages: int = 0
     findings: int = 0
     third_party_findings: int = 0
-    requests_with_findings: int = 0
+    requests_with_findings: int = 0  # a WebSocket flow counts once, with its messages
     issues: int = 0
     skipped: Counter[str] = field(default_factory=Counter)  # non-HTTP flows by type
     unreadable: list[str] = field(default_factory=list)  # "<path>: <reason>"

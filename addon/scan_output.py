@@ -23,6 +23,7 @@ JSON Lines (``--format jsonl``), one object per line, told apart by ``type``:
 from __future__ import annotations
 
 import json
+import os
 import re
 import unicodedata
 from collections import Counter
@@ -223,80 +224,108 @@ def printable(text: str) -> str:
 
 
 class TableOutput:
-    """Collects findings and issues, then prints one rich table, notes and a summary line."""
+    """Collects findings and issues, then prints one rich table, notes and a summary line.
 
-    def __init__(self, stream: TextIO, *, show_file: bool = False) -> None:
+    A table is for people: past ``max_rows`` findings (and ``max_notes`` issues) the rest are
+    counted, not shown, and the output says so (rich needs ~2 ms a row; 26,000 rows took a
+    minute and nobody reads them: ``--format jsonl`` has them all).
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        show_file: bool = False,
+        max_rows: int = 1000,
+        max_notes: int = 100,
+    ) -> None:
         self.stream = stream
         self.show_file = show_file
+        self.max_rows = max_rows
+        self.max_notes = max_notes
         self._rows: list[tuple[RequestContext, Finding]] = []
         self._notes: list[tuple[RequestContext, ScanIssue]] = []
+        self._hidden_rows = 0
+        self._hidden_notes = 0
 
     def add(
         self, ctx: RequestContext, findings: Sequence[Finding], issues: Sequence[ScanIssue]
     ) -> None:
-        self._rows.extend((ctx, f) for f in findings)
-        self._notes.extend((ctx, i) for i in issues)
+        for finding in findings:
+            if len(self._rows) < self.max_rows:
+                self._rows.append((ctx, finding))
+            else:
+                self._hidden_rows += 1
+        for issue in issues:
+            if len(self._notes) < self.max_notes:
+                self._notes.append((ctx, issue))
+            else:
+                self._hidden_notes += 1
 
     def close(self, summary: Summary) -> None:
         from rich.console import Console
-        from rich.table import Table
         from rich.text import Text
 
         console = Console(
             file=self.stream,
             highlight=False,
             # A pipe or file has no width: do not squeeze the table into 80 columns.
-            width=None if self.stream.isatty() else 200,
+            width=None if self.stream.isatty() or "COLUMNS" in os.environ else 200,
         )
         if self._rows:
-            table = Table(show_lines=False, header_style="bold")
-            if self.show_file:
-                table.add_column("File")
-            for name, justify in (
-                ("Entry", "right"),
-                ("Method", "left"),
-                ("Destination", "left"),
-                ("3P", "center"),
-                ("Location", "left"),
-                ("Entity", "left"),
-                ("Score", "right"),
-                ("Masked", "left"),
-                ("Encodings", "left"),
-            ):
-                table.add_column(name, justify=justify)  # type: ignore[arg-type]
-            for ctx, finding in self._rows:
-                entry = (
-                    str(ctx.entry) if ctx.ws_message is None else f"{ctx.entry}.ws{ctx.ws_message}"
-                )
-                cells = [
-                    entry,
-                    ctx.method,
-                    ctx.destination,
-                    Text("3P", style="bold red") if ctx.third_party else "",
-                    finding.location,
-                    finding.entity_type,
-                    f"{finding.score:.2f}",
-                    finding.masked,
-                    " > ".join(finding.encodings),
-                ]
-                if self.show_file:
-                    cells.insert(0, ctx.file)
-                table.add_row(*(Text(printable(c)) if isinstance(c, str) else c for c in cells))
-            console.print(table)
-        for ctx, issue in self._notes:
-            where = f"entry {ctx.entry}" + (
-                f" ws message {ctx.ws_message}" if ctx.ws_message is not None else ""
-            )
+            console.print(self._table())
+        if self._hidden_rows:
             console.print(
-                Text(
-                    printable(
-                        f"note: {where} {ctx.method} {ctx.url}: {issue.location}: "
-                        f"{issue.kind}: {issue.detail}"
-                    ),
-                    style="yellow",
-                )
+                f"... {self._hidden_rows} more finding(s) not shown (--format jsonl lists all)"
             )
+        for ctx, issue in self._notes:
+            where = f"entry {ctx.entry}"
+            if ctx.ws_message is not None:
+                where += f" ws message {ctx.ws_message}"
+            line = f"note: {where} {ctx.method} {ctx.url}: {issue.location}: {issue.kind}: "
+            console.print(Text(printable(line + issue.detail), style="yellow"))
+        if self._hidden_notes:
+            console.print(f"... {self._hidden_notes} more scan issue(s) not shown")
         console.print(Text(printable(summary.line()), style="bold"))
+
+    def _table(self) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(header_style="bold")
+        if self.show_file:
+            table.add_column("File")
+        for name, justify in (
+            ("Entry", "right"),
+            ("Method", "left"),
+            ("Destination", "left"),
+            ("3P", "center"),
+            ("Location", "left"),
+            ("Entity", "left"),
+            ("Score", "right"),
+            ("Masked", "left"),
+            ("Encodings", "left"),
+        ):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for ctx, finding in self._rows:
+            entry = str(ctx.entry)
+            if ctx.ws_message is not None:
+                entry += f".ws{ctx.ws_message}"  # message of the WebSocket flow at that entry
+            cells: list[Any] = [
+                entry,
+                ctx.method,
+                ctx.destination,
+                Text("3P", style="bold red") if ctx.third_party else "",
+                finding.location,
+                finding.entity_type,
+                f"{finding.score:.2f}",
+                finding.masked,
+                " > ".join(finding.encodings),
+            ]
+            if self.show_file:
+                cells.insert(0, ctx.file)
+            table.add_row(*(Text(printable(c)) if isinstance(c, str) else c for c in cells))
+        return table
 
 
 Output = JsonlOutput | TableOutput

@@ -192,3 +192,17 @@ def test_table_output_neutralises_markup_and_control_characters() -> None:
 )
 def test_printable(text: str, expected: str) -> None:
     assert printable(text) == expected
+
+
+def test_table_output_caps_rows_and_notes() -> None:
+    out = io.StringIO()
+    table = TableOutput(out, max_rows=3, max_notes=1)
+    for entry in range(5):
+        ctx = RequestContext(**{**CTX.as_dict(), "entry": entry})
+        table.add(ctx, [_finding("CN_PHONE", PHONE)], [ScanIssue("too_large", "body", "big")])
+    table.close(Summary(findings=5))
+    text = out.getvalue()
+    assert text.count("139****5678") == 3
+    assert "... 2 more finding(s) not shown (--format jsonl lists all)" in text
+    assert text.count("note: ") == 1
+    assert "... 4 more scan issue(s) not shown" in text

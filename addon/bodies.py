@@ -305,6 +305,17 @@ def decode_content(
                     )
                     break
         except _DECOMPRESS_ERRORS as exc:
+            if not chunks:
+                # Nothing decodable: maybe the header lies and the body is plain; scan it as is.
+                issues.append(
+                    ScanIssue(
+                        "decompression_error",
+                        location,
+                        f"{coding} body could not be decoded ({type(exc).__name__}); it is "
+                        "scanned as received",
+                    )
+                )
+                break
             issues.append(
                 ScanIssue(
                     "decompression_error",
@@ -313,9 +324,6 @@ def decode_content(
                     f"the {total} bytes decoded before the damage are scanned",
                 )
             )
-            if not chunks:
-                # Nothing decodable: maybe the header lies and the body is plain; scan it as is.
-                break
         data = b"".join(chunks)[:max_bytes]
         applied.append(coding)
         if any(i.kind == "decompression_bomb" for i in issues):

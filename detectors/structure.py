@@ -59,6 +59,9 @@ _MARKERS = frozenset({JSON_IN_VALUE, FORM_IN_VALUE, URL_QUERY})
 # Default bounds: JSON nesting walked field by field, and layers of structure inside values.
 MAX_JSON_DEPTH = 64
 MAX_NESTING = 6
+# Hard bound on the JSON walk's recursion (Python's default limit is 1000 frames).
+MAX_WALK_DEPTH = 200
+_UNSEEN = object()
 
 # A name that may hold personal data: a run of 5+ digits (phone, ID, card, passport), an "@",
 # or a long text. Such names are scanned as values and hidden in locations.
@@ -122,60 +125,119 @@ def json_fields(
     ``prefix`` starts the locations (``json`` -> ``json.data.user.idNo``, ``json.items[0].tel``)
     and ``path`` the paths (``("data", "user", "idNo")``). Booleans and nulls hold no text and
     are skipped; numbers are yielded as their JSON text (phones are often sent as numbers).
-    Unsafe keys are yielded too (path ending with :data:`KEY`). Below ``max_depth`` a subtree is
-    yielded as one field holding its JSON text and a ``depth_limit`` issue is added to
-    ``issues``. Runs with an explicit stack: no recursion limit, linear in the document size.
+    Unsafe keys are yielded too (path ending with :data:`KEY`). Below ``max_depth`` (at most
+    :data:`MAX_WALK_DEPTH`) a subtree is yielded as one field holding its JSON text and a
+    ``depth_limit`` issue is added to ``issues``. Linear in the document size.
     """
-    # Stack of (value, location, path, name, depth); children pushed in reverse for order.
-    stack: list[tuple[object, str, tuple[PathStep, ...], str | None, int]] = [
-        (obj, prefix, path, None, 0)
-    ]
-    while stack:
-        value, loc, vpath, name, depth = stack.pop()
-        if isinstance(value, str):
-            yield Field(loc, value, source, vpath, name, labels, encodings)
-        elif isinstance(value, bool) or value is None:
-            continue
-        elif isinstance(value, int | float):
-            yield Field(loc, json.dumps(value), source, vpath, name, labels, encodings)
-        elif isinstance(value, dict | list):
-            if depth >= max_depth:
-                if issues is not None:
-                    issues.append(
-                        ScanIssue(
-                            "depth_limit",
-                            loc,
-                            f"JSON nested deeper than {max_depth} levels; the deeper part is "
-                            "scanned as one text value",
+    walker = _JsonWalker(source, labels, encodings, min(max_depth, MAX_WALK_DEPTH), issues)
+    walker.walk(obj, prefix, path, None, 0)
+    return iter(walker.out)
+
+
+class _JsonWalker:
+    """Recursive walk appending to one list (about 3x faster than a generator with a stack).
+
+    Recursion depth is bounded by ``max_depth`` (<= MAX_WALK_DEPTH), far below Python's limit.
+    """
+
+    __slots__ = ("_labels", "encodings", "issues", "labels", "max_depth", "out", "source")
+
+    def __init__(
+        self,
+        source: str,
+        labels: tuple[str, ...],
+        encodings: tuple[str, ...],
+        max_depth: int,
+        issues: list[ScanIssue] | None,
+    ) -> None:
+        self.source = source
+        self.labels = labels
+        self.encodings = encodings
+        self.max_depth = max_depth
+        self.issues = issues
+        self.out: list[Field] = []
+        # Key -> location label, or None for an unsafe key; keys repeat across list items.
+        self._labels: dict[str, str | None] = {}
+
+    def walk(
+        self,
+        value: object,
+        loc: str,
+        vpath: tuple[PathStep, ...],
+        name: str | None,
+        depth: int,
+    ) -> None:
+        # String leaves (most of them) are handled inline in the loops: a call per leaf costs
+        # as much as the rest of the walk.
+        out = self.out
+        source, labels, encodings = self.source, self.labels, self.encodings
+        if isinstance(value, dict):
+            if depth >= self.max_depth:
+                self._too_deep(value, loc, vpath, name)
+                return
+            known = self._labels
+            for key, child in value.items():
+                k = key if isinstance(key, str) else str(key)
+                label = known.get(k, _UNSEEN)
+                if label is _UNSEEN:
+                    label = known[k] = (k or '""') if key_is_safe(k) else None
+                cpath = (*vpath, k)
+                if label is None:
+                    cloc = f"{loc}.<key>"
+                    out.append(
+                        _key_field(
+                            k, cloc, source=source, path=cpath, labels=labels, encodings=encodings
                         )
                     )
-                yield Field(
-                    loc, _dump(value), source, vpath, name, labels, (*encodings, "json_subtree")
+                else:
+                    cloc = f"{loc}.{label}"
+                if isinstance(child, str):
+                    out.append(Field(cloc, child, source, cpath, k, labels, encodings))
+                else:
+                    self.walk(child, cloc, cpath, k, depth + 1)
+        elif isinstance(value, list):
+            if depth >= self.max_depth:
+                self._too_deep(value, loc, vpath, name)
+                return
+            for i, child in enumerate(value):
+                if isinstance(child, str):
+                    out.append(
+                        Field(f"{loc}[{i}]", child, source, (*vpath, i), name, labels, encodings)
+                    )
+                else:
+                    self.walk(child, f"{loc}[{i}]", (*vpath, i), name, depth + 1)
+        elif isinstance(value, str):
+            out.append(Field(loc, value, source, vpath, name, labels, encodings))
+        elif isinstance(value, bool) or value is None:
+            return
+        elif isinstance(value, int):
+            out.append(Field(loc, str(value), source, vpath, name, labels, encodings))
+        elif isinstance(value, float):
+            out.append(Field(loc, json.dumps(value), source, vpath, name, labels, encodings))
+
+    def _too_deep(
+        self, value: object, loc: str, vpath: tuple[PathStep, ...], name: str | None
+    ) -> None:
+        if self.issues is not None:
+            self.issues.append(
+                ScanIssue(
+                    "depth_limit",
+                    loc,
+                    f"JSON nested deeper than {self.max_depth} levels; the deeper part is "
+                    "scanned as one text value",
                 )
-                continue
-            children: list[tuple[object, str, tuple[PathStep, ...], str | None, int]] = []
-            if isinstance(value, dict):
-                for key, child in value.items():
-                    k = str(key)
-                    child_loc = f"{loc}.{key_label(k)}"
-                    if not key_is_safe(k):
-                        children.append((_KeyLeaf(k), child_loc, (*vpath, k), None, depth + 1))
-                    children.append((child, child_loc, (*vpath, k), k, depth + 1))
-            else:
-                for i, child in enumerate(value):
-                    children.append((child, f"{loc}[{i}]", (*vpath, i), name, depth + 1))
-            stack.extend(reversed(children))
-        elif isinstance(value, _KeyLeaf):
-            yield _key_field(
-                value.key, loc, source=source, path=vpath, labels=labels, encodings=encodings
             )
-
-
-@dataclass(frozen=True, slots=True)
-class _KeyLeaf:
-    """Stack entry standing for an unsafe key (so keys come out in document order)."""
-
-    key: str
+        self.out.append(
+            Field(
+                loc,
+                _dump(value),
+                self.source,
+                vpath,
+                name,
+                self.labels,
+                (*self.encodings, "json_subtree"),
+            )
+        )
 
 
 def _dump(value: object) -> str:
@@ -207,16 +269,20 @@ def split_urlencoded(data: bytes) -> list[tuple[bytes, bytes | None]]:
     Empty items (``a=1&&b=2``) are dropped; an item without ``=`` gives ``(name, None)``.
     """
     out: list[tuple[bytes, bytes | None]] = []
+    append = out.append
     for item in data.split(b"&"):
         if not item:
             continue
         name, eq, value = item.partition(b"=")
-        out.append(
-            (
-                percent_decode_bytes(name, plus_is_space=True),
-                percent_decode_bytes(value, plus_is_space=True) if eq else None,
-            )
-        )
+        # Most names and many values hold neither "%" nor "+": skip the decoding call.
+        if b"%" in name or b"+" in name:
+            name = percent_decode_bytes(name, plus_is_space=True)
+        if not eq:
+            append((name, None))
+            continue
+        if b"%" in value or b"+" in value:
+            value = percent_decode_bytes(value, plus_is_space=True)
+        append((name, value))
     return out
 
 
@@ -266,35 +332,41 @@ def urlencoded_fields(
     labels: tuple[str, ...] = (),
     encodings: tuple[str, ...] = (),
     ncr: bool = False,
-) -> list[Field]:
+) -> Iterator[Field]:
     """Fields for decoded name/value pairs: location ``prefix.name``, path ``(name, occurrence)``.
 
     A repeated name is located as ``prefix.name[1]``. Unsafe names (and names without ``=``,
     which are data themselves, e.g. ``?13812345678``) are emitted as :data:`KEY` fields when
     unsafe. ``ncr`` unescapes ``&#NNNNN;`` references, which browsers send for characters the
-    page charset cannot encode; such fields get ``"ncr"`` appended to their encodings.
+    page charset cannot encode; such fields get ``"ncr"`` appended to their encodings. Lazy, so
+    a caller that stops at a field limit does not pay for the rest.
     """
     seen: dict[str, int] = {}
-    out: list[Field] = []
+    # Name -> (location label, safe?): names repeat in big forms.
+    known: dict[str, tuple[str, bool]] = {}
+    ncr_encodings = (*encodings, "ncr")
     for name, raw_value in pairs:
         occ = seen.get(name, 0)
         seen[name] = occ + 1
-        loc = f"{prefix}.{key_label(name)}" + (f"[{occ}]" if occ else "")
+        info = known.get(name)
+        if info is None:
+            info = known[name] = (key_label(name), key_is_safe(name))
+        label, safe = info
+        loc = f"{prefix}.{label}[{occ}]" if occ else f"{prefix}.{label}"
         fpath = (*path, name, occ)
-        if not key_is_safe(name):
+        if not safe:
             key = unescape_numeric_refs(name) if ncr else name
-            out.append(
-                _key_field(key, loc, source=source, path=fpath, labels=labels, encodings=encodings)
+            yield _key_field(
+                key, loc, source=source, path=fpath, labels=labels, encodings=encodings
             )
         if raw_value is None:
             continue
-        value, enc = raw_value, encodings
-        if ncr and "&#" in value:
-            unescaped = unescape_numeric_refs(value)
-            if unescaped != value:
-                value, enc = unescaped, (*encodings, "ncr")
-        out.append(Field(loc, value, source, fpath, name, labels, enc))
-    return out
+        if ncr and "&#" in raw_value:
+            unescaped = unescape_numeric_refs(raw_value)
+            if unescaped != raw_value:
+                yield Field(loc, unescaped, source, fpath, name, labels, ncr_encodings)
+                continue
+        yield Field(loc, raw_value, source, fpath, name, labels, encodings)
 
 
 # --- structure inside a value ------------------------------------------------------------------
@@ -426,11 +498,13 @@ def _form_children(field: Field) -> list[Field]:
         if not rest or "=" in rest or not _IDENT_RE.fullmatch(name):
             return []
     pairs = decode_pairs(split_urlencoded(value.encode("utf-8", "surrogatepass")))
-    return urlencoded_fields(
-        pairs.pairs,
-        field.source,
-        field.location,
-        (*field.path, FORM_IN_VALUE),
-        labels=_child_labels(field),
-        encodings=(*field.encodings, "urlencoded"),
+    return list(
+        urlencoded_fields(
+            pairs.pairs,
+            field.source,
+            field.location,
+            (*field.path, FORM_IN_VALUE),
+            labels=_child_labels(field),
+            encodings=(*field.encodings, "urlencoded"),
+        )
     )

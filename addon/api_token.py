@@ -1,0 +1,109 @@
+"""The extension API's bearer token: ``<data dir>/api-token``, created on first use.
+
+Format: 32 random bytes (``secrets.token_bytes``) in URL-safe base64 without padding (43 ASCII
+characters), on one line. The file is created with mode ``0600`` through a temporary file opened
+with ``O_CREAT | O_EXCL`` and hard-linked into place, like the audit secret
+(:mod:`addon.secrets`): never readable by others, and two processes starting together end up
+with the same token. A token file that is not a token (truncated, edited) raises
+:class:`TokenError` instead of being replaced: the paired extension would silently stop working.
+Delete the file and pair again to rotate the token.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import re
+import secrets
+import stat
+from pathlib import Path
+
+from addon.secrets import data_dir
+
+TOKEN_FILE = "api-token"
+TOKEN_BYTES = 32
+FILE_MODE = 0o600
+# URL-safe base64 of 32 bytes, unpadded. Anything else in the file is not our token.
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+class TokenError(RuntimeError):
+    """The token file exists but holds no usable token, or cannot be read."""
+
+
+def token_path(directory: str | os.PathLike[str] | None = None) -> Path:
+    """``<data dir>/api-token`` (the data directory is created if missing)."""
+    return data_dir(directory) / TOKEN_FILE
+
+
+def new_token() -> str:
+    """A fresh token: 32 random bytes, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).rstrip(b"=").decode()
+
+
+def load_or_create_token(directory: str | os.PathLike[str] | None = None) -> str:
+    """The API token, creating ``<data dir>/api-token`` (mode 0600) when there is none.
+
+    Raises :class:`TokenError` for a file that holds something else, ``OSError`` when the data
+    directory cannot be written.
+    """
+    path = token_path(directory)
+    token = _read(path)
+    if token is not None:
+        return token
+    _create(path)
+    token = _read(path)
+    if token is None:  # pragma: no cover - linked into place just above
+        raise TokenError(f"token file {path} vanished right after it was created")
+    return token
+
+
+def _read(path: Path) -> str | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise TokenError(f"cannot open token file {path}: {exc.strerror or exc}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise TokenError(f"token file {path} is not a regular file")
+        if os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
+            # Others could read it: tighten, as the audit secret does (never loosen).
+            os.fchmod(fd, stat.S_IMODE(info.st_mode) & 0o700)
+        data = os.read(fd, 256)
+    finally:
+        os.close(fd)
+    text = data.decode("ascii", errors="replace").strip()
+    if not _TOKEN_RE.fullmatch(text):
+        raise TokenError(
+            f"token file {path} does not hold a formshield API token; delete it and run "
+            "`formshield pair` again"
+        )
+    return text
+
+
+def _create(path: Path) -> None:
+    tmp = path.with_name(f".{TOKEN_FILE}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, FILE_MODE)
+    try:
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, FILE_MODE)  # the umask can only remove bits; be exact anyway
+            os.write(fd, (new_token() + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return  # another process created it first: everyone uses that one
+        except OSError:
+            if not path.exists():  # no hard links on this file system
+                tmp.replace(path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

@@ -16,6 +16,7 @@ GB18030 first, because UTF-8 bytes also decode as GB18030 without error.
 from __future__ import annotations
 
 import codecs
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -59,6 +60,9 @@ _GB_FAMILY = frozenset(
         "windows-936",
     }
 )
+_PARAM_RE = re.compile(
+    r"""(?x) ;\s* ([\w*.!#$&^`|~+-]+) \s*=\s* (?: "((?:[^"\\]|\\.)*)" | ([^;]*) )"""
+)
 _UTF8_LABELS = frozenset({"utf-8", "utf8", "unicode-1-1-utf-8", "x-unicode20utf8"})
 
 
@@ -76,21 +80,18 @@ class ContentType:
 
 
 def parse_content_type(header: str | None) -> ContentType:
-    """Parse ``type/subtype; name=value; name="quoted value"`` leniently (never raises)."""
+    """Parse ``type/subtype; name=value; name="quoted; value"`` leniently (never raises).
+
+    Parameter names and values are lower-cased, except ``boundary`` (case-sensitive).
+    """
     if not header:
         return ContentType("", {})
-    mime, _, rest = header.partition(";")
+    mime, sep, rest = header.partition(";")
     params: dict[str, str] = {}
-    for item in rest.split(";"):
-        name, eq, value = item.partition("=")
-        if not eq:
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            value = value[1:-1].replace('\\"', '"')
-        params[name.strip().lower()] = (
-            value if name.strip().lower() == "boundary" else (value.lower())
-        )
+    for m in _PARAM_RE.finditer(sep + rest):
+        name = m.group(1).lower()
+        value = m.group(2).replace('\\"', '"') if m.group(2) is not None else m.group(3).strip()
+        params[name] = value if name == "boundary" else value.lower()
     return ContentType(mime.strip().lower(), params)
 
 

@@ -39,6 +39,11 @@ the path with a marker step (:mod:`detectors.structure`) and replaces the value'
 path ending in :data:`~detectors.structure.KEY` designates a *name* that may hold personal data.
 WebSocket messages use the same sources with locations prefixed by ``ws.``.
 
+Modules: this one reads the URL and headers and is the entry point; :mod:`addon.bodies` undoes
+Content-Encoding and picks charsets; :mod:`addon.body_fields` reads body formats;
+:mod:`addon.multipart` splits multipart bodies; :mod:`addon.field_collector` holds the limits,
+the result and the collector they share.
+
 Limits (:class:`ParseLimits`) bound memory and time: a compression bomb is cut at
 ``max_decoded_bytes``, file parts beyond ``max_file_part`` are scanned only up to it, and so on;
 every cut is reported as an issue.
@@ -46,28 +51,19 @@ every cut is reported as an issue.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from mitmproxy import http
 
-from addon.bodies import (
-    ContentType,
-    decode_content,
-    decode_text,
-    normalize_charset,
-    parse_content_type,
-)
-from addon.multipart import Part, split_multipart
-from detectors.decoders import decode_bytes_text, percent_decode_bytes, plausible_text
-from detectors.model import Field, PathStep, ScanIssue
+from addon.bodies import ContentType, decode_content, parse_content_type
+from addon.body_fields import FILENAME, parse_body
+from addon.field_collector import DEFAULT_LIMITS, FieldCollector, ParsedRequest, ParseLimits
+from detectors.decoders import decode_bytes_text, percent_decode_bytes
+from detectors.model import Field
 from detectors.structure import (
     KEY,
     decode_pairs,
-    expand_value,
-    json_fields,
     key_is_safe,
     key_label,
     split_urlencoded,
@@ -82,47 +78,6 @@ __all__ = [
     "parse_request",
     "parse_websocket_message",
 ]
-
-FILENAME = "\x00filename"
-
-
-@dataclass(frozen=True, slots=True)
-class ParseLimits:
-    """Bounds on the work and memory one request may cost; every cut is reported as an issue.
-
-    ``max_body``: bodies larger than this as received are scanned only up to it;
-    ``max_decoded_bytes``: body size after Content-Encoding (also caps plain bodies);
-    ``max_file_part``: bytes of one text-like multipart file part that are scanned;
-    ``max_fields``: fields per request; ``max_json_depth``: JSON nesting walked field by
-    field; ``max_nesting``: layers of structure inside values (JSON in a form field in ...).
-    """
-
-    max_body: int = 64 * 1024 * 1024
-    max_decoded_bytes: int = 64 * 1024 * 1024
-    max_file_part: int = 4 * 1024 * 1024
-    max_fields: int = 250_000
-    max_json_depth: int = 64
-    max_nesting: int = 6
-
-
-DEFAULT_LIMITS = ParseLimits()
-
-
-@dataclass(slots=True)
-class ParsedRequest:
-    """Fields of a request and the issues met while reading it.
-
-    ``body_format`` is how the body was read (``form``, ``json``, ``graphql``, ``ndjson``,
-    ``multipart``, ``text``, ``binary``; None without a body), ``body_charset`` the charset it
-    was decoded with, ``content_encodings`` the Content-Encodings undone, outermost first.
-    """
-
-    fields: list[Field] = field(default_factory=list)
-    issues: list[ScanIssue] = field(default_factory=list)
-    body_format: str | None = None
-    body_charset: str | None = None
-    content_encodings: tuple[str, ...] = ()
-
 
 # Headers that carry protocol data, never user data; everything else is scanned.
 _SKIP_HEADERS = frozenset(
@@ -173,108 +128,6 @@ _SKIP_HEADERS = frozenset(
 _SKIP_HEADER_PREFIXES = ("sec-fetch-", "sec-ch-", "access-control-request-")
 # URL path segments worth scanning: with a digit, "@", "%" (encoded text) or non-ASCII.
 _PATH_SEGMENT_RE = re.compile(rb"[0-9@%\x80-\xff]")
-# A whole body that is application/x-www-form-urlencoded (sniffing text/plain and untyped).
-_FORM_BODY_RE = re.compile(rb"[\w.\-\[\]%$:*~!+]+=[^&\s]*(?:&+[\w.\-\[\]%$:*~!+]+(?:=[^&\s]*)?)*&*")
-# UTF-8 text runs in a binary body (protobuf and similar carry strings as plain UTF-8).
-# At least 6 characters, or 2 multi-byte ones (a Chinese name is 2-3 characters).
-_MB = rb"(?:[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3})"
-_TEXT_RUN_RE = re.compile(rb"(?:[\x20-\x7e]|%s){6,}|%s{2,}" % (_MB, _MB))
-_TEXT_CANDIDATE_RE = re.compile(rb"[\x20-\x7e\x80-\xf4]{4,}")
-_MIME_TOKEN_RE = re.compile(r"[\w.+-]+/[\w.+-]+")
-
-_JSON_TYPES = frozenset(
-    {
-        "application/json",
-        "text/json",
-        "application/x-json",
-        "application/graphql+json",
-        "application/problem+json",
-        "application/csp-report",
-        "application/reports+json",
-    }
-)
-_NDJSON_TYPES = frozenset(
-    {
-        "application/x-ndjson",
-        "application/ndjson",
-        "application/jsonl",
-        "application/x-jsonl",
-        "application/jsonlines",
-        "application/x-jsonlines",
-        "application/json-seq",
-    }
-)
-_MEDIA_PREFIXES = ("image/", "audio/", "video/", "font/", "model/")
-_ARCHIVE_TYPES = frozenset(
-    {
-        "application/zip",
-        "application/gzip",
-        "application/x-gzip",
-        "application/x-tar",
-        "application/x-7z-compressed",
-        "application/x-rar-compressed",
-        "application/pdf",
-        "application/wasm",
-        "application/x-bzip2",
-        "application/x-xz",
-        "application/zstd",
-    }
-)
-
-
-_STRUCT_START = frozenset("{[ \t\r\n")
-
-
-class _Collector:
-    """Accumulates fields (expanding structured values) and issues within the limits."""
-
-    def __init__(self, limits: ParseLimits) -> None:
-        self.limits = limits
-        self.result = ParsedRequest()
-        self.fields = self.result.fields
-        self.issues = self.result.issues
-        self._full = False
-
-    def issue(self, kind: str, location: str, detail: str) -> None:
-        self.issues.append(ScanIssue(kind, location, detail))
-
-    def add(self, f: Field) -> None:
-        """Add a field, or the fields of the structure inside its value."""
-        if self._full:
-            return
-        v = f.value
-        # Cheap gate before expand_value: structure needs "=" or a leading "{" / "[".
-        if len(v) < 3 or ("=" not in v and v[0] not in _STRUCT_START):
-            self._append(f)
-            return
-        children = expand_value(
-            f,
-            max_depth=self.limits.max_nesting,
-            max_json_depth=self.limits.max_json_depth,
-            issues=self.issues,
-        )
-        if children:
-            for child in children:
-                self._append(child)
-        else:
-            self._append(f)
-
-    def add_all(self, fields: Iterable[Field]) -> None:
-        for f in fields:
-            if self._full:
-                return
-            self.add(f)
-
-    def _append(self, f: Field) -> None:
-        if len(self.fields) >= self.limits.max_fields:
-            self._full = True
-            self.issue(
-                "too_many_fields",
-                f.location,
-                f"request has more than {self.limits.max_fields} fields; the rest is not scanned",
-            )
-            return
-        self.fields.append(f)
 
 
 def parse_request(request: http.Request, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedRequest:
@@ -283,7 +136,7 @@ def parse_request(request: http.Request, limits: ParseLimits = DEFAULT_LIMITS) -
     Never raises: anything unexpected is reported as a ``parse_error`` issue and the fields
     read so far are returned.
     """
-    out = _Collector(limits)
+    out = FieldCollector(limits)
     try:
         raw_path = request.data.path
         path, _, query = raw_path.partition(b"#")[0].partition(b"?")
@@ -310,7 +163,7 @@ def parse_websocket_message(
     Text messages are UTF-8 (RFC 6455); binary messages are read as text when they are valid
     text, else only their UTF-8 text runs are scanned (``binary_body`` issue).
     """
-    out = _Collector(limits)
+    out = FieldCollector(limits)
     try:
         data = content
         if len(data) > limits.max_decoded_bytes:
@@ -324,7 +177,7 @@ def parse_websocket_message(
         ctype = ContentType(
             "text/plain" if is_text else "", {"charset": "utf-8"} if is_text else {}
         )
-        _body(data, ctype, "ws.", (), out)
+        parse_body(data, ctype, "ws.", (), out)
     except Exception as exc:  # same contract as parse_request
         out.issue(
             "parse_error",
@@ -338,7 +191,7 @@ def parse_websocket_message(
 # --- URL and headers ---------------------------------------------------------------------------
 
 
-def _path_fields(path: bytes, out: _Collector) -> None:
+def _path_fields(path: bytes, out: FieldCollector) -> None:
     """URL path segments that could hold data (``/users/13812345678/``), one field each."""
     if not _PATH_SEGMENT_RE.search(path):
         return
@@ -351,7 +204,7 @@ def _path_fields(path: bytes, out: _Collector) -> None:
         out.add(Field(f"path[{i}]", text, "path", (i,), None, (), (decoded.charset,)))
 
 
-def _query_fields(query: bytes, out: _Collector) -> None:
+def _query_fields(query: bytes, out: FieldCollector) -> None:
     """Query parameters, percent-decoded to bytes and decoded with one charset per request."""
     pairs = decode_pairs(split_urlencoded(query))
     if pairs.lossy:
@@ -368,7 +221,7 @@ def _header_text(value: bytes) -> str:
     return decoded[0] if decoded is not None else value.decode("latin-1")
 
 
-def _header_fields(headers: Iterable[tuple[bytes, bytes]], out: _Collector) -> None:
+def _header_fields(headers: Iterable[tuple[bytes, bytes]], out: FieldCollector) -> None:
     """Referer (its query is the classic leak), Cookie values and non-protocol headers."""
     seen: dict[str, int] = {}
     cookies_seen: dict[str, int] = {}
@@ -398,10 +251,10 @@ def _header_fields(headers: Iterable[tuple[bytes, bytes]], out: _Collector) -> N
         out.add(Field(loc, value, "header", (name, occ), name))
 
 
-# --- bodies ------------------------------------------------------------------------------------
+# --- body ----------------------------------------------------------------------------------------
 
 
-def _request_body(request: http.Request, out: _Collector) -> None:
+def _request_body(request: http.Request, out: FieldCollector) -> None:
     raw = request.raw_content
     if raw is None:
         out.issue(
@@ -425,397 +278,10 @@ def _request_body(request: http.Request, out: _Collector) -> None:
     )
     out.issues.extend(decoded.issues)
     out.result.content_encodings = decoded.encodings
-    _body(
+    parse_body(
         decoded.data,
         parse_content_type(request.headers.get("content-type")),
         "",
         decoded.encodings,
         out,
     )
-
-
-def _body(
-    data: bytes, ctype: ContentType, prefix: str, enc: tuple[str, ...], out: _Collector
-) -> None:
-    """Dispatch on the declared type; sniff text/plain, untyped and unknown types."""
-    mime = ctype.mime
-    if not data:
-        return
-    if mime == "application/x-www-form-urlencoded":
-        _form_body(data, ctype, prefix, enc, out)
-    elif mime.startswith("multipart/"):
-        _multipart_body(data, ctype, prefix, enc, out)
-    elif mime in _JSON_TYPES or mime.endswith("+json"):
-        _json_body(data, ctype, prefix, enc, out, declared=True)
-    elif mime in _NDJSON_TYPES:
-        _ndjson_body(data, ctype, prefix, enc, out)
-    elif mime.startswith(_MEDIA_PREFIXES) or mime in _ARCHIVE_TYPES:
-        out.result.body_format = "binary"
-        out.issue(
-            "binary_body",
-            f"{prefix}body",
-            f"{_mime_label(mime)} body of {len(data)} bytes is binary and was not scanned",
-        )
-    elif (mime.startswith("text/") and mime != "text/plain") or mime.endswith(("+xml", "/xml")):
-        _text_body(data, ctype, prefix, enc, out)
-    else:
-        _sniff_body(data, ctype, prefix, enc, out)
-
-
-def _mime_label(mime: str) -> str:
-    return mime if _MIME_TOKEN_RE.fullmatch(mime) else "untyped"
-
-
-def _looks_binary(data: bytes) -> bool:
-    """Binary when the first 4 KiB hold a NUL or do not decode as plausible text."""
-    head = data[:4096]
-    if b"\x00" in head:
-        return True
-    if head.isascii():
-        return not plausible_text(head.decode("ascii"))
-    # Cut at most 3 bytes of a split UTF-8 / 1 of a GB18030 sequence at the probe's end.
-    for cut in range(4 if len(data) > len(head) else 1):
-        decoded = decode_bytes_text(head[: len(head) - cut])
-        if decoded is not None:
-            return not plausible_text(decoded[0])
-    return True
-
-
-def _sniff_body(
-    data: bytes, ctype: ContentType, prefix: str, enc: tuple[str, ...], out: _Collector
-) -> None:
-    """text/plain, beacons and untyped bodies: JSON? NDJSON? urlencoded? multipart? text."""
-    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head[:1] in (b"{", b"["):
-        _json_body(data, ctype, prefix, enc, out, declared=False)
-    elif b"=" in data[:4096] and _FORM_BODY_RE.fullmatch(data.rstrip(b"\r\n")):
-        _form_body(data, ctype, prefix, enc, out)
-    elif head.startswith(b"--") and b"content-disposition" in data[:2048].lower():
-        boundary = data.lstrip(b"\r\n").split(b"\n", 1)[0].strip()[2:].decode("latin-1")
-        params = {**ctype.params, "boundary": boundary}
-        _multipart_body(data, ContentType("multipart/form-data", params), prefix, enc, out)
-    elif _looks_binary(data):
-        _binary_body(data, prefix, out)
-    else:
-        _text_body(data, ctype, prefix, enc, out)
-
-
-def _text_body(
-    data: bytes, ctype: ContentType, prefix: str, enc: tuple[str, ...], out: _Collector
-) -> None:
-    """The whole body as one field ``body``."""
-    text, charset = decode_text(data, ctype.charset, f"{prefix}body", out.issues)
-    out.result.body_format = out.result.body_format or "text"
-    out.result.body_charset = out.result.body_charset or charset
-    out.add(Field(f"{prefix}body", text, "text", (), None, (), (*enc, charset)))
-
-
-def _binary_body(data: bytes, prefix: str, out: _Collector) -> None:
-    """Only the UTF-8 text runs of a binary body (protobuf strings, etc.), one field each."""
-    out.result.body_format = "binary"
-    out.issue(
-        "binary_body",
-        f"{prefix}body",
-        f"body of {len(data)} bytes is binary; only its text runs were scanned",
-    )
-    # A one-class regex finds candidate spans fast (the exact UTF-8 regex costs ~100 ns per
-    # byte of binary data); only candidates that are not clean UTF-8 go through the exact one.
-    for cand in _TEXT_CANDIDATE_RE.finditer(data):
-        chunk = cand.group()
-        try:
-            runs = [(cand.start(), chunk.decode("utf-8"))] if _TEXT_RUN_RE.fullmatch(chunk) else []
-        except UnicodeDecodeError:
-            runs = []
-        if not runs:
-            runs = [
-                (cand.start() + m.start(), m.group().decode("utf-8"))
-                for m in _TEXT_RUN_RE.finditer(chunk)
-            ]
-        for offset, text in runs:
-            out.add(
-                Field(f"{prefix}binary@{offset}", text, "binary", (offset,), None, (), ("utf-8",))
-            )
-        if len(out.fields) >= out.limits.max_fields:
-            break
-
-
-def _form_body(
-    data: bytes, ctype: ContentType, prefix: str, enc: tuple[str, ...], out: _Collector
-) -> None:
-    """application/x-www-form-urlencoded with ONE charset per request (cn-pii.md).
-
-    Explicit ``charset=`` wins, then a ``_charset_`` field (HTML forms send it when they have
-    one); else strict UTF-8 if every name and value decodes; else GB18030. A declared charset
-    that does not decode the body falls back to that guess and is reported.
-    """
-    raw = split_urlencoded(data)
-    explicit = normalize_charset(ctype.charset)
-    if explicit is None:
-        for name, value in raw:
-            if name == b"_charset_" and value:
-                explicit = normalize_charset(value.decode("latin-1"))
-                break
-    loc = f"{prefix}form"
-    if ctype.charset and explicit is None:
-        out.issue("charset_error", loc, "unknown charset label; the charset was guessed")
-    pairs = decode_pairs(raw, explicit)
-    if pairs.lossy and explicit is not None:
-        guessed = decode_pairs(raw)
-        if not guessed.lossy:
-            out.issue(
-                "charset_error",
-                loc,
-                f"declared charset {explicit} does not decode the form; decoded as "
-                f"{guessed.charset}",
-            )
-            pairs = guessed
-    if pairs.lossy:
-        out.issue(
-            "charset_error",
-            loc,
-            f"form is not valid {pairs.charset}; undecodable bytes were replaced",
-        )
-    out.result.body_format = "form"
-    out.result.body_charset = pairs.charset
-    out.add_all(
-        urlencoded_fields(pairs.pairs, "form", loc, encodings=(*enc, pairs.charset), ncr=True)
-    )
-
-
-def _is_graphql(obj: object) -> bool:
-    """A GraphQL request: an object with a ``variables`` object and a ``query`` string."""
-    return (
-        isinstance(obj, dict)
-        and isinstance(obj.get("variables"), dict)
-        and (isinstance(obj.get("query"), str) or isinstance(obj.get("operationName"), str))
-    )
-
-
-def _json_body(
-    data: bytes,
-    ctype: ContentType,
-    prefix: str,
-    enc: tuple[str, ...],
-    out: _Collector,
-    *,
-    declared: bool,
-) -> None:
-    """JSON (GraphQL when it looks like it); invalid JSON: NDJSON if every line is, else text."""
-    loc = f"{prefix}json"
-    text, charset = decode_text(data, ctype.charset, loc, out.issues)
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if "\n" in text.strip() and _ndjson_text(text, prefix, (*enc, charset), out, strict=True):
-            out.result.body_charset = charset
-            return
-        if declared:
-            out.issue(
-                "invalid_json",
-                loc,
-                f"body is not valid JSON ({exc.msg} at character {exc.pos}); it is scanned as text",
-            )
-        _text_field(text, charset, prefix, enc, out)
-        return
-    except RecursionError:
-        out.issue(
-            "depth_limit",
-            loc,
-            "JSON nested too deeply to parse; it is scanned as text",
-        )
-        _text_field(text, charset, prefix, enc, out)
-        return
-    out.result.body_charset = charset
-    encodings = (*enc, charset)
-    batch = isinstance(obj, list) and obj and all(_is_graphql(o) for o in obj)
-    if _is_graphql(obj) or batch:
-        out.result.body_format = "graphql"
-        out.add_all(
-            json_fields(
-                obj,
-                "graphql",
-                f"{prefix}graphql",
-                encodings=encodings,
-                max_depth=out.limits.max_json_depth,
-                issues=out.issues,
-            )
-        )
-        return
-    out.result.body_format = "json"
-    out.add_all(
-        json_fields(
-            obj,
-            "json",
-            loc,
-            encodings=encodings,
-            max_depth=out.limits.max_json_depth,
-            issues=out.issues,
-        )
-    )
-
-
-def _text_field(
-    text: str, charset: str, prefix: str, enc: tuple[str, ...], out: _Collector
-) -> None:
-    out.result.body_format = "text"
-    out.result.body_charset = charset
-    out.add(Field(f"{prefix}body", text, "text", (), None, (), (*enc, charset)))
-
-
-def _ndjson_body(
-    data: bytes, ctype: ContentType, prefix: str, enc: tuple[str, ...], out: _Collector
-) -> None:
-    text, charset = decode_text(data, ctype.charset, f"{prefix}ndjson", out.issues)
-    out.result.body_charset = charset
-    _ndjson_text(text, prefix, (*enc, charset), out, strict=False)
-
-
-def _ndjson_text(
-    text: str, prefix: str, encodings: tuple[str, ...], out: _Collector, *, strict: bool
-) -> bool:
-    """One JSON document per line; invalid lines are scanned as text (unless ``strict``).
-
-    With ``strict`` nothing is added and False is returned when any non-empty line is not JSON
-    (used when sniffing). ``application/json-seq`` record separators are ignored.
-    """
-    parsed: list[tuple[int, object | None, str]] = []
-    for i, line in enumerate(text.split("\n")):
-        stripped = line.strip().strip("\x1e")
-        if not stripped:
-            continue
-        try:
-            parsed.append((i, json.loads(stripped), stripped))
-        except (ValueError, RecursionError):
-            if strict:
-                return False
-            parsed.append((i, None, stripped))
-    out.result.body_format = "ndjson"
-    for i, obj, line in parsed:
-        loc = f"{prefix}ndjson[{i}]"
-        if obj is None:
-            out.issue("invalid_json", loc, "line is not valid JSON; it is scanned as text")
-            out.add(Field(loc, line, "ndjson", (i,), None, (), encodings))
-            continue
-        out.add_all(
-            json_fields(
-                obj,
-                "ndjson",
-                loc,
-                (i,),
-                encodings=encodings,
-                max_depth=out.limits.max_json_depth,
-                issues=out.issues,
-            )
-        )
-    return True
-
-
-# --- multipart ---------------------------------------------------------------------------------
-
-_TEXTY_SUFFIXES = (
-    "+json",
-    "+xml",
-    "/json",
-    "/xml",
-    "/csv",
-    "/javascript",
-    "/x-www-form-urlencoded",
-)
-
-
-def _texty(mime: str) -> bool:
-    return mime.startswith("text/") or mime.endswith(_TEXTY_SUFFIXES) or mime in _NDJSON_TYPES
-
-
-def _multipart_body(
-    data: bytes, ctype: ContentType, prefix: str, enc: tuple[str, ...], out: _Collector
-) -> None:
-    """Text parts, text-like file parts (up to ``max_file_part``); binary parts are noted."""
-    loc = f"{prefix}multipart"
-    boundary = ctype.params.get("boundary")
-    if not boundary:
-        out.issue("broken_multipart", loc, "multipart body without a boundary parameter")
-        first = data.lstrip(b"\r\n").split(b"\n", 1)[0].strip()
-        if not first.startswith(b"--") or len(first) < 3:
-            _text_body(data, ContentType("", {}), prefix, enc, out)
-            return
-        boundary = first[2:].decode("latin-1")
-    parts = split_multipart(data, boundary, loc, out.issues)
-    out.result.body_format = "multipart"
-    if not parts:
-        _text_body(data, ContentType("", {}), prefix, enc, out)
-        return
-    # One charset for the text (non-file) parts, decided like a form's.
-    explicit = normalize_charset(ctype.charset)
-    for part in parts:
-        if part.name == "_charset_" and part.filename is None and explicit is None:
-            explicit = normalize_charset(part.content.decode("latin-1").strip())
-    text_parts = [p for p in parts if p.filename is None and _part_mime(p) in ("", "text/plain")]
-    charset = explicit
-    if charset is None:
-        charset = "utf-8"
-        for part in text_parts:
-            if not part.content.isascii() and _strict_fails(part.content, "utf-8"):
-                charset = "gb18030"
-                break
-    out.result.body_charset = charset
-    for part in parts:
-        _multipart_part(part, charset, prefix, enc, out, is_text=part in text_parts)
-
-
-def _part_mime(part: Part) -> str:
-    return part.content_type.partition(";")[0].strip()
-
-
-def _multipart_part(
-    part: Part, charset: str, prefix: str, enc: tuple[str, ...], out: _Collector, *, is_text: bool
-) -> None:
-    name = part.name
-    loc = f"{prefix}multipart.{key_label(name)}" if name else f"{prefix}multipart[{part.index}]"
-    path: tuple[PathStep, ...] = (part.index,)
-    labels: tuple[str, ...] = ()
-    if not key_is_safe(name):
-        out.add(Field(loc, name, "multipart", (*path, KEY)))
-    if part.filename:
-        out.add(Field(f"{loc}.filename", part.filename, "multipart", (*path, FILENAME), "filename"))
-        if key_is_safe(part.filename):
-            labels = (part.filename,)
-    content = part.content
-    if is_text:
-        text = content.decode(charset, "replace")
-        if "\ufffd" in text and _strict_fails(content, charset):
-            out.issue(
-                "charset_error", loc, f"part is not valid {charset}; undecodable bytes replaced"
-            )
-        out.add(Field(loc, text, "multipart", path, name or None, labels, (*enc, charset)))
-        return
-    mime = _part_mime(part)
-    part_ctype = parse_content_type(part.content_type)
-    if not (
-        _texty(mime) or (mime in ("", "application/octet-stream") and not _looks_binary(content))
-    ):
-        out.issue(
-            "binary_part",
-            loc,
-            f"multipart part {part.index} ({_mime_label(mime) if mime else 'untyped'}, "
-            f"{len(content)} bytes) is binary and was not scanned",
-        )
-        return
-    if len(content) > out.limits.max_file_part:
-        out.issue(
-            "too_large",
-            loc,
-            f"file part {part.index} has {len(content)} bytes; only the first "
-            f"{out.limits.max_file_part} are scanned",
-        )
-        content = content[: out.limits.max_file_part]
-    text, part_charset = decode_text(content, part_ctype.charset, loc, out.issues)
-    out.add(Field(loc, text, "multipart", path, name or None, labels, (*enc, part_charset)))
-
-
-def _strict_fails(data: bytes, charset: str) -> bool:
-    try:
-        data.decode(charset)
-    except UnicodeDecodeError:
-        return True
-    return False

@@ -1,0 +1,111 @@
+"""Limits, the parse result, and the collector the request and body parsers fill.
+
+Kept apart from :mod:`addon.request_fields` (URL, headers, entry points) and
+:mod:`addon.body_fields` (body formats) so both can share it without importing each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from detectors.model import Field, ScanIssue
+from detectors.structure import expand_value
+
+__all__ = ["DEFAULT_LIMITS", "FieldCollector", "ParseLimits", "ParsedRequest"]
+
+
+@dataclass(frozen=True, slots=True)
+class ParseLimits:
+    """Bounds on the work and memory one request may cost; every cut is reported as an issue.
+
+    ``max_body``: bodies larger than this as received are scanned only up to it;
+    ``max_decoded_bytes``: body size after Content-Encoding (also caps plain bodies);
+    ``max_file_part``: bytes of one text-like multipart file part that are scanned;
+    ``max_fields``: fields per request; ``max_json_depth``: JSON nesting walked field by
+    field; ``max_nesting``: layers of structure inside values (JSON in a form field in ...).
+    """
+
+    max_body: int = 64 * 1024 * 1024
+    max_decoded_bytes: int = 64 * 1024 * 1024
+    max_file_part: int = 4 * 1024 * 1024
+    max_fields: int = 250_000
+    max_json_depth: int = 64
+    max_nesting: int = 6
+
+
+DEFAULT_LIMITS = ParseLimits()
+
+
+@dataclass(slots=True)
+class ParsedRequest:
+    """Fields of a request and the issues met while reading it.
+
+    ``body_format`` is how the body was read (``form``, ``json``, ``graphql``, ``ndjson``,
+    ``multipart``, ``text``, ``binary``; None without a body), ``body_charset`` the charset it
+    was decoded with, ``content_encodings`` the Content-Encodings undone, outermost first.
+    """
+
+    fields: list[Field] = field(default_factory=list)
+    issues: list[ScanIssue] = field(default_factory=list)
+    body_format: str | None = None
+    body_charset: str | None = None
+    content_encodings: tuple[str, ...] = ()
+
+
+_STRUCT_START = frozenset("{[ \t\r\n")
+
+
+class FieldCollector:
+    """Accumulates the fields (expanding structured values) and issues of one request.
+
+    Enforces ``limits.max_fields`` (reported once as ``too_many_fields``).
+    """
+
+    def __init__(self, limits: ParseLimits) -> None:
+        self.limits = limits
+        self.result = ParsedRequest()
+        self.fields = self.result.fields
+        self.issues = self.result.issues
+        self._full = False
+
+    def issue(self, kind: str, location: str, detail: str) -> None:
+        self.issues.append(ScanIssue(kind, location, detail))
+
+    def add(self, f: Field) -> None:
+        """Add a field, or the fields of the structure inside its value."""
+        if self._full:
+            return
+        v = f.value
+        # Cheap gate before expand_value: structure needs "=" or a leading "{" / "[".
+        if len(v) < 3 or ("=" not in v and v[0] not in _STRUCT_START):
+            self._append(f)
+            return
+        children = expand_value(
+            f,
+            max_depth=self.limits.max_nesting,
+            max_json_depth=self.limits.max_json_depth,
+            issues=self.issues,
+        )
+        if children:
+            for child in children:
+                self._append(child)
+        else:
+            self._append(f)
+
+    def add_all(self, fields: Iterable[Field]) -> None:
+        for f in fields:
+            if self._full:
+                return
+            self.add(f)
+
+    def _append(self, f: Field) -> None:
+        if len(self.fields) >= self.limits.max_fields:
+            self._full = True
+            self.issue(
+                "too_many_fields",
+                f.location,
+                f"request has more than {self.limits.max_fields} fields; the rest is not scanned",
+            )
+            return
+        self.fields.append(f)

@@ -12,7 +12,7 @@ charset and Content-Encoding, which ``encodings`` lists outermost first):
 source          location                        path
 ==============  ==============================  =================================================
 ``path``        ``path[2]``                     ``(2,)``: index in ``url_path.split("/")``
-``query``       ``query.phone``, ``query.a[1]``   ``(name, occurrence)``; percent-decoded with one
+``query``       ``query.phone``, ``query.a[1]`` ``(name, occurrence)``; percent-decoded with one
                                                 charset per request (``encodings[-1]``)
 ``header``      ``header.x-user``,              ``(lower-case header name, occurrence)``; the
                 ``header.referer.query.phone``  Referer's query via :data:`~detectors.structure.

@@ -170,6 +170,13 @@ class Capture:
             raise CaptureError(
                 self.path, f"corrupt flow file after {index} HTTP flow(s): {_reason(exc)}"
             ) from None
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+            # FlowReader lets some errors of Flow.from_state through (a record with no "type").
+            raise CaptureError(
+                self.path,
+                f"corrupt flow file after {index} HTTP flow(s): "
+                f"a record is not a valid flow ({type(exc).__name__})",
+            ) from None
 
     # -- HAR ---------------------------------------------------------------------------------
 
@@ -203,10 +210,16 @@ class Capture:
 
 
 def _reason(exc: Exception) -> str:
+    """A FlowReadException's reason, only when it is one of mitmproxy's fixed sentences.
+
+    Others quote the record (``Invalid flow: loaded=[...]``), i.e. captured personal data.
+    """
     text = str(exc)
-    # FlowReader's messages are fixed sentences ("Invalid data format.") or migration errors;
-    # cap them anyway so that nothing long from the file ends up on a terminal.
-    return text if len(text) <= 120 else text[:117] + "..."
+    if text == "Invalid data format." or (
+        "cannot read files with flow format version" in text and len(text) < 200
+    ):
+        return text
+    return "a record is not a valid flow"
 
 
 def _sniff(path: Path, raw: IO[bytes]) -> tuple[bool, CaptureFormat]:

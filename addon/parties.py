@@ -7,14 +7,18 @@ PSL's private section, which we include (as browsers do for cookies and site iso
 
 Rules of :func:`registrable_domain`, in order:
 
-* The host is normalised: surrounding whitespace, IPv6 brackets and trailing dots (also the
-  ideographic full stops ``。．｡``) are removed, ASCII is lower-cased.
+* The host is normalised: surrounding whitespace, IPv6 brackets, a ``:port`` and trailing dots
+  (also the ideographic full stops ``。．｡``) are removed, ASCII is lower-cased.
 * IP addresses (v4 dotted-decimal, v6 in any spelling) are their own party, in ``ipaddress``'s
   canonical form (``::1``, no brackets).
 * Internationalised names are returned in their ASCII (punycode) form, as they travel in the Host
   header: ``例子.中国`` -> ``xn--fsqu00a.xn--fiqs8s``. Conversion follows UTS #46 non-transitional
-  processing (what browsers do, so ``ß`` stays ``ß``); a label that IDNA rejects (emoji,
-  underscores, which appear in real hostnames) is kept, lower-cased, rather than dropped.
+  processing (what browsers do, so ``ß`` stays ``ß``), label by label with IDNA 2003 as the
+  fallback for labels UTS #46 rejects (emoji); ASCII labels are taken as they are (underscores
+  appear in real host names).
+* Something that is not a host name (empty labels, spaces, URL delimiters, a label no IDNA
+  version converts) is its own party, whole, rather than cut by the suffix list into a party
+  it does not belong to.
 * The suffix comes from tldextract's snapshot of the PSL bundled in the installed package. The
   extractor is built with ``suffix_list_urls=()`` and ``cache_dir=None``: it never fetches the
   list and never writes a cache file (tested with sockets disabled).
@@ -33,7 +37,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import unicodedata
+import re
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
@@ -43,6 +47,11 @@ if TYPE_CHECKING:
 
 # Ideographic and full-width full stops that browsers (UTS #46) treat as label separators.
 _DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+
+# A host name: non-empty labels without URL delimiters or spaces (IDNA is checked elsewhere).
+_PLAIN_HOST = re.compile(r"[^\s/\\@?#:.\[\]]+(?:\.[^\s/\\@?#:.\[\]]+)*")
+# "host:port" (never an IPv6 address: those have more than one colon)
+_HOST_PORT = re.compile(r"([^:]*):[0-9]{1,5}")
 
 # Sec-Fetch-Site values that tell the request's site is the destination's own site:
 # same-origin / same-site by definition (same-site compares registrable domains, as we do), and
@@ -74,14 +83,29 @@ def _ascii_label(label: str) -> str:
     try:
         return label.encode("idna").decode("ascii").lower()  # IDNA 2003: permissive fallback
     except UnicodeError:
-        return unicodedata.normalize("NFKC", label).lower()
+        # Kept as it is (no NFKC: it can turn a label into one with spaces, and the party of
+        # a party must be itself).
+        return label.lower()
 
 
 def normalize_host(host: str) -> str:
     """Return ``host`` in the canonical form used for parties (see the module docstring)."""
+    # IDNA mapping can expose new leading/trailing junk ("0\r\xad" -> "0\r"): repeat until
+    # stable so that normalising a normalised host changes nothing.
+    for _ in range(4):
+        normalized = _normalize_once(host)
+        if normalized == host:
+            break
+        host = normalized
+    return normalized
+
+
+def _normalize_once(host: str) -> str:
     host = host.strip().translate(_DOTS)
     if host.startswith("[") and "]" in host:
         host = host[1 : host.index("]")]
+    elif port := _HOST_PORT.fullmatch(host):
+        host = port.group(1)
     host = host.rstrip(".")
     if not host:
         return ""
@@ -108,8 +132,11 @@ def registrable_domain(host: str) -> str:
     normalized = normalize_host(host)
     if not normalized:
         return ""
-    if _is_ip(normalized):
-        return normalized  # an IP address, already in canonical form: its own party
+    if _is_ip(normalized) or not normalized.isascii() or not _PLAIN_HOST.fullmatch(normalized):
+        # An IP address (already canonical), or not a host name at all (empty labels, spaces,
+        # URL delimiters, labels IDNA could not convert): its own party, whole, rather than
+        # something a suffix list would cut into a party it does not belong to.
+        return normalized
     result = _extractor().extract_str(normalized)
     if result.suffix:
         return f"{result.domain}.{result.suffix}" if result.domain else result.suffix

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from mitmproxy import http
-from mitmproxy.io import FlowWriter
+from mitmproxy.io import FlowWriter, tnetstring
 from mitmproxy.test import tflow
 
 from addon.capture import Capture, CapturedMessage, CapturedRequest, CaptureError, CaptureItem
@@ -243,6 +243,27 @@ def test_capture_error_never_quotes_file_content(tmp_path: Path) -> None:
         with pytest.raises(CaptureError) as info:
             list(Capture(path))
         assert secret not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "record, reason",
+    [
+        ([b"11010519491231002X"], "a record is not a valid flow"),
+        ({b"type": b"http", b"version": 21, b"id": b"11010519491231002X"}, "not a valid flow"),
+        (
+            {b"version": 21, b"idNo": b"11010519491231002X"},
+            "a record is not a valid flow (KeyError)",
+        ),
+        ({b"type": b"http", b"version": 99, b"x": b"11010519491231002X"}, "flow format version 99"),
+    ],
+)
+def test_records_that_are_not_flows(tmp_path: Path, record: Any, reason: str) -> None:
+    path = tmp_path / "odd.mitm"
+    path.write_bytes(tnetstring.dumps(record))
+    with pytest.raises(CaptureError) as info:
+        list(Capture(path))
+    assert reason in info.value.reason
+    assert "11010519491231002X" not in str(info.value)
 
 
 # -- flow files made with mitmproxy's own writer ----------------------------------------------

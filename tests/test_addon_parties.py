@@ -77,6 +77,14 @@ REPO = Path(__file__).resolve().parent.parent
         # labels IDNA rejects are kept, not dropped
         ("a_b.example.com", "example.com"),
         ("😀.com", "xn--e28h.com"),
+        # ports are not part of a host, but tolerated
+        ("shop.example.com:8080", "example.com"),
+        ("[::1]:8443", "::1"),
+        ("1.2.3.4:80", "1.2.3.4"),
+        # not host names: their own party, whole
+        ("a..b.com", "a..b.com"),
+        ("x y.com", "x y.com"),
+        ("evil.com/a.b.com", "evil.com/a.b.com"),
         # nothing
         ("", ""),
         ("   ", ""),
@@ -103,11 +111,14 @@ def test_same_party(a: str, b: str, same: bool) -> None:
     assert (registrable_domain(a) == registrable_domain(b)) is same
 
 
-@given(st.text(max_size=80))
-def test_registrable_domain_never_raises(host: str) -> None:
+_HOSTISH = st.sampled_from(list("aZ09.-_[]:%。 \t\r\xad\u200bé中ß😀/@?#⒈ｆ"))
+
+
+@given(st.one_of(st.text(max_size=60), st.text(alphabet=_HOSTISH, max_size=30)))
+def test_registrable_domain_never_raises_and_is_idempotent(host: str) -> None:
     result = registrable_domain(host)
     assert isinstance(result, str)
-    # idempotent: a party's own party is itself
+    # a party's own party is itself (policies store parties and compare them again)
     assert registrable_domain(result) == result
 
 
@@ -269,3 +280,20 @@ def test_no_network_and_no_cache_files_in_a_fresh_process(tmp_path: Path) -> Non
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
     assert list(home.rglob("*")) == []
+
+
+_HEADER_TEXT = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x2FFF), max_size=60
+)
+
+
+@given(origin=_HEADER_TEXT, referer=_HEADER_TEXT, fetch_site=_HEADER_TEXT)
+def test_request_parties_never_raise(origin: str, referer: str, fetch_site: str) -> None:
+    req = _request("www.shop.cn")
+    req.headers["Origin"] = origin
+    req.headers["Referer"] = referer
+    req.headers["Sec-Fetch-Site"] = fetch_site
+    site, dest, third = request_parties(req)
+    assert dest == "shop.cn"
+    assert site is None or isinstance(site, str)
+    assert third is is_third_party(site, dest) or (site is None and third)

@@ -135,6 +135,7 @@ class Capture:
             return 0
 
     def __iter__(self) -> Iterator[CaptureItem]:
+        self.skipped.clear()
         if self.format == "empty":
             return
         try:

@@ -167,13 +167,14 @@ def _scan(args: argparse.Namespace) -> int:
     summary = Summary(files=len(captures))
     try:
         _scan_all(captures, scanner, output, summary, args.format)
+        output.close(summary)
+        sys.stdout.flush()
     except BrokenPipeError:
         # The reader went away (`formshield scan ... | head`): stop quietly, and keep Python
         # from complaining again when it flushes stdout at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FINDINGS if summary.findings else EXIT_CLEAN
-    output.close(summary)
     if summary.unreadable:
         return EXIT_ERROR
     return EXIT_FINDINGS if summary.findings else EXIT_CLEAN

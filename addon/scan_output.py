@@ -294,7 +294,7 @@ class TableOutput:
 
         table = Table(header_style="bold")
         if self.show_file:
-            table.add_column("File")
+            table.add_column("File", overflow="fold")
         for name, justify in (
             ("Entry", "right"),
             ("Method", "left"),
@@ -306,7 +306,8 @@ class TableOutput:
             ("Masked", "left"),
             ("Encodings", "left"),
         ):
-            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+            # fold, never cut: a truncated mask or location would mislead
+            table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
         for ctx, finding in self._rows:
             entry = str(ctx.entry)
             if ctx.ws_message is not None:

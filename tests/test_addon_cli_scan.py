@@ -429,3 +429,47 @@ def test_sigint_exits_130(tmp_path: Path) -> None:
     assert proc.returncode == 130
     assert err.strip() == "formshield: interrupted"
     assert time.monotonic() - started < 10
+
+
+def test_progress_bar_goes_to_a_terminal_stderr_only(tmp_path: Path) -> None:
+    """A large input with stderr on a terminal: a bar there, clean JSON Lines on stdout."""
+    import pty
+    import threading
+
+    big = tmp_path / "big.mitm"
+    data = (CAPTURES / "shop.mitm").read_bytes()
+    big.write_bytes(data * (1 + (1 << 20) // len(data)))  # just over 1 MiB
+    controller, terminal = pty.openpty()
+    seen = bytearray()
+
+    def drain() -> None:  # keep reading, or the bar's writes would fill the pty and block
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal's other end is closed
+                return
+            if not chunk:
+                return
+            seen.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        proc = subprocess.Popen(
+            [str(FORMSHIELD), "scan", "--format", "jsonl", str(big)],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            cwd=REPO,
+        )
+        os.close(terminal)
+        out, _ = proc.communicate(timeout=300)
+        reader.join(timeout=10)
+    finally:
+        os.close(controller)
+    assert proc.returncode == 1
+    records = _records(out)  # every line of stdout is JSON: no bar, no escape codes
+    assert records[-1]["type"] == "summary"
+    assert b"scanning" in seen
+    for raw in RAW_VALUES:
+        assert raw.encode() not in seen

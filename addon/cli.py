@@ -238,7 +238,10 @@ def _scan_all(
                     if progress is not None and task is not None:
                         progress.update(task, completed=done + capture.position())
             except CaptureError as exc:
-                _error(str(exc))
+                if progress is not None:  # above the bar, not through it
+                    progress.console.print(f"{PROG} scan: error: {exc}", markup=False)
+                else:
+                    _error(str(exc))
                 summary.unreadable.append(str(exc))
             summary.skipped.update(capture.skipped)
             done += capture.size

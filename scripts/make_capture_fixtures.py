@@ -14,6 +14,7 @@ What it does, all on 127.0.0.1 and nothing else:
    multipart, and requests that carry no personal data;
 4. stops mitmdump with SIGINT (it writes the HAR on shutdown) and copies the files.
 
+The fake values used are written to ``people.json`` beside the captures.
 Two sessions are recorded: ``shop`` (personal data, including hard negatives) and ``clean``
 (no personal data at all). Every personal value is fake: the standard's ID test vectors
 (``11010519491231002X``...) and Faker zh_CN names, addresses and phone numbers with a fixed seed.
@@ -539,6 +540,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {MITMDUMP} not found (run scripts/bootstrap.sh)", file=sys.stderr)
         return 2
     people = fake_people()
+    # The fake values the captures hold, for the tests' expectations: reading them back keeps
+    # the tests tied to the committed captures even if a later Faker draws other values.
+    args.out.mkdir(parents=True, exist_ok=True)
+    manifest = {**people, "ids": [ID_FORM, ID_GBK, ID_JSON, ID_GZIP, ID_MULTIPART]}
+    (args.out / "people.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8"
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     server.daemon_threads = True
     echo = socketserver.ThreadingTCPServer(("127.0.0.1", 0), TcpEcho)

@@ -5,28 +5,8 @@ public suffix of a host plus one label. ``www.bank.com.cn`` and ``pay.bank.com.c
 (``bank.com.cn``); ``a.github.io`` and ``b.github.io`` are two, because ``github.io`` is in the
 PSL's private section, which we include (as browsers do for cookies and site isolation).
 
-Rules of :func:`registrable_domain`, in order:
-
-* The host is normalised: surrounding whitespace, IPv6 brackets, a ``:port`` and trailing dots
-  (also the ideographic full stops ``。．｡``) are removed, ASCII is lower-cased.
-* IP addresses (v4 dotted-decimal, v6 in any spelling) are their own party, in ``ipaddress``'s
-  canonical form (``::1``, no brackets).
-* Internationalised names are returned in their ASCII (punycode) form, as they travel in the Host
-  header: ``例子.中国`` -> ``xn--fsqu00a.xn--fiqs8s``. Conversion follows UTS #46 non-transitional
-  processing (what browsers do, so ``ß`` stays ``ß``), label by label with IDNA 2003 as the
-  fallback for labels UTS #46 rejects (emoji); ASCII labels are taken as they are (underscores
-  appear in real host names).
-* Something that is not a host name (empty labels, spaces, URL delimiters, a label no IDNA
-  version converts) is its own party, whole, rather than cut by the suffix list into a party
-  it does not belong to.
-* The suffix comes from tldextract's snapshot of the PSL bundled in the installed package. The
-  extractor is built with ``suffix_list_urls=()`` and ``cache_dir=None``: it never fetches the
-  list and never writes a cache file (tested with sockets disabled).
-* A host whose last label is not in the PSL (``intranet.corp``, ``app.localhost``) follows the
-  PSL algorithm's default rule ``*``: the unknown last label is the suffix, so the party is the
-  last two labels (``app.localhost``). A single-label host (``localhost``) is its own party.
-* A host that is itself a public suffix (``com.cn``, ``github.io``) is its own party.
-* An empty host gives ``""``.
+Host normalisation and registrable domains come from :mod:`policies.domains`, so that the
+proxy and the policy always agree on who is first party.
 
 The *site* of a request is the party of the document that made it (for a request from an iframe,
 that iframe's document, not the top-level page). :func:`page_site` documents where it is read
@@ -35,122 +15,29 @@ from.
 
 from __future__ import annotations
 
-import functools
-import ipaddress
-import re
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
+from policies.domains import normalize_host, registrable_domain
+
+__all__ = [
+    "Parties",
+    "destination",
+    "is_third_party",
+    "normalize_host",
+    "page_site",
+    "registrable_domain",
+    "request_parties",
+]
+
 if TYPE_CHECKING:
-    import tldextract
     from mitmproxy import http
-
-# Ideographic and full-width full stops that browsers (UTS #46) treat as label separators.
-_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
-
-# A host name: non-empty labels without URL delimiters or spaces (IDNA is checked elsewhere).
-_PLAIN_HOST = re.compile(r"[^\s/\\@?#:.\[\]]+(?:\.[^\s/\\@?#:.\[\]]+)*")
-# "host:port" (never an IPv6 address: those have more than one colon)
-_HOST_PORT = re.compile(r"([^:]*):[0-9]{1,5}")
 
 # Sec-Fetch-Site values that tell the request's site is the destination's own site:
 # same-origin / same-site by definition (same-site compares registrable domains, as we do), and
 # "none" for a user-initiated navigation (typed URL, bookmark): the page being opened is its
 # own site. "cross-site" tells only that the site differs; see :func:`request_parties`.
 _SAME_SITE_HINTS = frozenset({"same-origin", "same-site", "none"})
-
-
-@functools.cache
-def _extractor() -> tldextract.TLDExtract:
-    """Build the PSL extractor once, on first use (importing tldextract costs ~0.25 s)."""
-    import tldextract
-
-    extractor = tldextract.TLDExtract(
-        suffix_list_urls=(),  # never fetch the list over the network...
-        cache_dir=None,  # ...nor read or write a cache file: the bundled snapshot only
-        fallback_to_snapshot=True,
-        include_psl_private_domains=True,  # a.github.io and b.github.io are different parties
-    )
-    # Load the snapshot now, so that a failure shows here and not in the middle of a scan.
-    extractor("example.com")
-    return extractor
-
-
-def _ascii_label(label: str) -> str:
-    """One label to ASCII, keeping (lower-cased) what IDNA rejects instead of losing it."""
-    if label.isascii():
-        return label.lower()
-    try:
-        return label.encode("idna").decode("ascii").lower()  # IDNA 2003: permissive fallback
-    except UnicodeError:
-        # Kept as it is (no NFKC: it can turn a label into one with spaces, and the party of
-        # a party must be itself).
-        return label.lower()
-
-
-def normalize_host(host: str) -> str:
-    """Return ``host`` in the canonical form used for parties (see the module docstring)."""
-    # IDNA mapping can expose new leading/trailing junk ("0\r\xad" -> "0\r"): repeat until
-    # stable so that normalising a normalised host changes nothing.
-    for _ in range(4):
-        normalized = _normalize_once(host)
-        if normalized == host:
-            break
-        host = normalized
-    return normalized
-
-
-def _normalize_once(host: str) -> str:
-    host = host.strip().translate(_DOTS)
-    if host.startswith("[") and "]" in host:
-        host = host[1 : host.index("]")]
-    elif port := _HOST_PORT.fullmatch(host):
-        host = port.group(1)
-    host = host.rstrip(".")
-    if not host:
-        return ""
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    if host.isascii():
-        return host.lower()
-    import idna
-
-    try:
-        return idna.encode(host, uts46=True, transitional=False).decode("ascii")
-    except (idna.IDNAError, UnicodeError):
-        return ".".join(_ascii_label(label) for label in host.split("."))
-
-
-@functools.lru_cache(maxsize=8192)
-def registrable_domain(host: str) -> str:
-    """Return the party (registrable domain) of ``host``: ``pay.bank.com.cn`` -> ``bank.com.cn``.
-
-    ``host`` is a bare host name or IP address (no scheme, no port). Never raises.
-    """
-    normalized = normalize_host(host)
-    if not normalized:
-        return ""
-    if _is_ip(normalized) or not normalized.isascii() or not _PLAIN_HOST.fullmatch(normalized):
-        # An IP address (already canonical), or not a host name at all (empty labels, spaces,
-        # URL delimiters, labels IDNA could not convert): its own party, whole, rather than
-        # something a suffix list would cut into a party it does not belong to.
-        return normalized
-    result = _extractor().extract_str(normalized)
-    if result.suffix:
-        return f"{result.domain}.{result.suffix}" if result.domain else result.suffix
-    # The PSL's default rule "*": an unknown last label is a public suffix of its own.
-    labels = normalized.split(".")
-    return ".".join(labels[-2:])
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _url_host(url: str) -> str | None:

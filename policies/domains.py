@@ -15,62 +15,149 @@ Domain patterns (``site:``, ``destination:`` and ``trust:`` entries):
 
 Names are compared lower-case, without a trailing dot, as IDNA ASCII (``例子.中国`` is stored as
 ``xn--fsqu00a.xn--fiqs8s``, the form that reaches the proxy).
+
+Rules of :func:`registrable_domain`, in order:
+
+* The host is normalised: surrounding whitespace, IPv6 brackets, a ``:port`` and trailing dots
+  (also the ideographic full stops ``。．｡``) are removed, ASCII is lower-cased.
+* IP addresses (v4 dotted-decimal, v6 in any spelling) are their own party, in ``ipaddress``'s
+  canonical form (``::1``, no brackets).
+* Internationalised names are returned in their ASCII (punycode) form, as they travel in the Host
+  header: ``例子.中国`` -> ``xn--fsqu00a.xn--fiqs8s``. Conversion follows UTS #46 non-transitional
+  processing (what browsers do, so ``ß`` stays ``ß``), label by label with IDNA 2003 as the
+  fallback for labels UTS #46 rejects (emoji); ASCII labels are taken as they are (underscores
+  appear in real host names).
+* Something that is not a host name (empty labels, spaces, URL delimiters, a label no IDNA
+  version converts) is its own party, whole, rather than cut by the suffix list into a party
+  it does not belong to.
+* The suffix comes from tldextract's snapshot of the PSL bundled in the installed package. The
+  extractor is built with ``suffix_list_urls=()`` and ``cache_dir=None``: it never fetches the
+  list and never writes a cache file (tested with sockets disabled).
+* A host whose last label is not in the PSL (``intranet.corp``, ``app.localhost``) follows the
+  PSL algorithm's default rule ``*``: the unknown last label is the suffix, so the party is the
+  last two labels (``app.localhost``). A single-label host (``localhost``) is its own party.
+* A host that is itself a public suffix (``com.cn``, ``github.io``) is its own party.
+* An empty host gives ``""``.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
+import ipaddress
 import re
 from dataclasses import dataclass
 from enum import IntEnum
-from functools import lru_cache
 
 import tldextract
 
-# suffix_list_urls=() and cache_dir=None: use the snapshot bundled with the package, never the
-# network, never a cache directory (the proxy may run with a read-only home).
-_EXTRACT = tldextract.TLDExtract(
-    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
-)
-
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _NAME_RE = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
-# host:port with a single colon (IPv6 literals have several and are left alone).
-_PORT_RE = re.compile(r"^([^:]*):\d+$")
+
+# Ideographic and full-width full stops that browsers (UTS #46) treat as label separators.
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+
+# A host name: non-empty labels without URL delimiters or spaces (IDNA is checked elsewhere).
+_PLAIN_HOST = re.compile(r"[^\s/\\@?#:.\[\]]+(?:\.[^\s/\\@?#:.\[\]]+)*")
+# "host:port" (never an IPv6 address: those have more than one colon)
+_HOST_PORT = re.compile(r"([^:]*):[0-9]{1,5}")
+
+
+@functools.cache
+def _extractor() -> tldextract.TLDExtract:
+    """Build the PSL extractor once, on first use (importing tldextract costs ~0.25 s)."""
+    import tldextract
+
+    extractor = tldextract.TLDExtract(
+        suffix_list_urls=(),  # never fetch the list over the network...
+        cache_dir=None,  # ...nor read or write a cache file: the bundled snapshot only
+        fallback_to_snapshot=True,
+        include_psl_private_domains=True,  # a.github.io and b.github.io are different parties
+    )
+    # Load the snapshot now, so that a failure shows here and not in the middle of a scan.
+    extractor("example.com")
+    return extractor
+
+
+def _ascii_label(label: str) -> str:
+    """One label to ASCII, keeping (lower-cased) what IDNA rejects instead of losing it."""
+    if label.isascii():
+        return label.lower()
+    try:
+        return label.encode("idna").decode("ascii").lower()  # IDNA 2003: permissive fallback
+    except UnicodeError:
+        # Kept as it is (no NFKC: it can turn a label into one with spaces, and the party of
+        # a party must be itself).
+        return label.lower()
 
 
 def normalize_host(host: str) -> str:
-    """Lower-case ``host``, drop a trailing dot and a ``:port``, and convert it to IDNA ASCII.
-
-    Never raises: a name that IDNA cannot encode is returned lower-cased as it is (it then only
-    matches ``*``/``any`` patterns and counts as its own site).
-    """
-    name = host.strip().lower()
-    port = _PORT_RE.match(name)
-    if port:
-        name = port.group(1)
-    name = name.rstrip(".")
-    if not name.isascii():
-        with contextlib.suppress(UnicodeError):
-            name = name.encode("idna").decode("ascii")
-    return name
+    """Return ``host`` in the canonical form used for parties (see the module docstring)."""
+    # IDNA mapping can expose new leading/trailing junk ("0\r\xad" -> "0\r"): repeat until
+    # stable so that normalising a normalised host changes nothing.
+    for _ in range(4):
+        normalized = _normalize_once(host)
+        if normalized == host:
+            break
+        host = normalized
+    return normalized
 
 
-@lru_cache(maxsize=8192)
+def _normalize_once(host: str) -> str:
+    host = host.strip().translate(_DOTS)
+    if host.startswith("[") and "]" in host:
+        host = host[1 : host.index("]")]
+    elif port := _HOST_PORT.fullmatch(host):
+        host = port.group(1)
+    host = host.rstrip(".")
+    if not host:
+        return ""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if host.isascii():
+        return host.lower()
+    import idna
+
+    try:
+        return idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return ".".join(_ascii_label(label) for label in host.split("."))
+
+
+@functools.lru_cache(maxsize=8192)
 def registrable_domain(host: str) -> str:
-    """The site of ``host``: its registrable domain, or the host itself when it has none.
+    """Return the party (registrable domain) of ``host``: ``pay.bank.com.cn`` -> ``bank.com.cn``.
 
-    IP addresses, ``localhost`` and bare public suffixes have no registrable domain; they are
-    returned unchanged (normalised), so each counts as a site of its own.
+    ``host`` is a bare host name or IP address (no scheme, no port). Never raises.
     """
-    name = normalize_host(host)
-    top = _EXTRACT(name).top_domain_under_public_suffix
-    return top or name
+    normalized = normalize_host(host)
+    if not normalized:
+        return ""
+    if is_ip(normalized) or not normalized.isascii() or not _PLAIN_HOST.fullmatch(normalized):
+        # An IP address (already canonical), or not a host name at all (empty labels, spaces,
+        # URL delimiters, labels IDNA could not convert): its own party, whole, rather than
+        # something a suffix list would cut into a party it does not belong to.
+        return normalized
+    result = _extractor().extract_str(normalized)
+    if result.suffix:
+        return f"{result.domain}.{result.suffix}" if result.domain else result.suffix
+    # The PSL's default rule "*": an unknown last label is a public suffix of its own.
+    labels = normalized.split(".")
+    return ".".join(labels[-2:])
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def is_public_suffix(name: str) -> bool:
     """True when ``name`` (normalised) is itself a public suffix such as ``gov.cn`` or ``com``."""
-    result = _EXTRACT(name)
+    result = _extractor()(name)
     return bool(result.suffix) and not result.domain and result.suffix == name
 
 

@@ -14,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mitmproxy.test import tutils
 
-from addon import parties
 from addon.parties import (
     Parties,
     destination,
@@ -24,6 +23,7 @@ from addon.parties import (
     registrable_domain,
     request_parties,
 )
+from policies import domains
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -236,13 +236,13 @@ def test_extractor_uses_only_the_bundled_snapshot(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
-    parties._extractor.cache_clear()
+    domains._extractor.cache_clear()
     registrable_domain.cache_clear()
     try:
         assert registrable_domain("a.github.io") == "a.github.io"
         assert registrable_domain("www.bank.com.cn") == "bank.com.cn"
     finally:
-        parties._extractor.cache_clear()
+        domains._extractor.cache_clear()
         registrable_domain.cache_clear()
 
 

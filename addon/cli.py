@@ -25,6 +25,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from addon import cli_commands
+
 if TYPE_CHECKING:
     from rich.progress import Progress
 
@@ -98,7 +100,11 @@ def _add_scan(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 # Subcommands, in the order --help lists them.
 _SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    cli_commands.add_run,
     _add_scan,
+    cli_commands.add_policy,
+    cli_commands.add_audit,
+    cli_commands.add_report,
 ]
 
 

@@ -236,7 +236,10 @@ def test_clean_capture_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 # -- the table -----------------------------------------------------------------------------
 
 
-def test_table_format(capsys: pytest.CaptureFixture[str]) -> None:
+def test_table_format(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # rich sizes tables to the terminal; without one it reads COLUMNS (80 when unset), which
+    # would truncate the headers this test looks for.
+    monkeypatch.setenv("COLUMNS", "200")
     status, out, _ = _main(capsys, "scan", CAPTURES / "shop.mitm")
     assert status == 1
     for text in (

@@ -1,0 +1,128 @@
+"""Responses for blocked requests: an HTML page for navigations, JSON for fetch/XHR/beacons.
+
+Both name what was found (masked values only), where it was going and the rule that blocked it,
+and carry the rule in the ``X-Formshield-Rule`` header so that scripts and the browser extension
+can tell a formshield block from a server error. Status 403: the request was refused on the
+user's behalf; nothing reached the destination.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mitmproxy import http
+
+RULE_HEADER = "X-Formshield-Rule"
+ACTION_HEADER = "X-Formshield-Action"
+BLOCK_STATUS = 403
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedItem:
+    """One finding as shown to the person: never the raw value."""
+
+    entity_type: str
+    location: str
+    masked: str
+
+
+def is_navigation(request: http.Request) -> bool:
+    """True for a top-level or frame navigation (a form submit), false for fetch/XHR/beacons.
+
+    Sec-Fetch-Mode is authoritative where browsers send it; otherwise an Accept header that
+    prefers HTML means a navigation.
+    """
+    mode: str = request.headers.get("sec-fetch-mode", "")
+    if mode:
+        return mode.lower() == "navigate"
+    accept: str = request.headers.get("accept", "")
+    return "text/html" in accept.lower()
+
+
+def block_response(
+    request: http.Request,
+    *,
+    destination: str,
+    rule: str,
+    items: Sequence[BlockedItem],
+    message: str | None = None,
+    reason: str = "personal data",
+) -> http.Response:
+    """Build the response that replaces a blocked request."""
+    headers = {
+        RULE_HEADER: _header_safe(rule),
+        ACTION_HEADER: "block",
+        "Cache-Control": "no-store",
+    }
+    if is_navigation(request):
+        body = _html_page(
+            destination=destination, rule=rule, items=items, message=message, reason=reason
+        )
+        headers["Content-Type"] = "text/html; charset=utf-8"
+    else:
+        body = json.dumps(
+            {
+                "blocked_by": "formshield",
+                "reason": reason,
+                "destination": destination,
+                "rule": rule,
+                "message": message,
+                "findings": [
+                    {"entity_type": i.entity_type, "location": i.location, "masked": i.masked}
+                    for i in items
+                ],
+            },
+            ensure_ascii=False,
+        ).encode("utf-8")
+        headers["Content-Type"] = "application/json; charset=utf-8"
+    return http.Response.make(BLOCK_STATUS, body, headers)
+
+
+def _header_safe(value: str) -> str:
+    """Header values must be latin-1 without line breaks; rule names are ASCII in practice."""
+    cleaned = " ".join(value.split())
+    return cleaned.encode("latin-1", "replace").decode("latin-1")
+
+
+def _html_page(
+    *,
+    destination: str,
+    rule: str,
+    items: Sequence[BlockedItem],
+    message: str | None,
+    reason: str,
+) -> bytes:
+    e = html.escape
+    rows = "\n".join(
+        f"<tr><td>{e(i.entity_type)}</td><td><code>{e(i.location)}</code></td>"
+        f"<td><code>{e(i.masked)}</code></td></tr>"
+        for i in items
+    )
+    table = (
+        "<table><thead><tr><th>What</th><th>Where in the request</th><th>Value (masked)</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+        if items
+        else ""
+    )
+    note = f"<p class=msg>{e(message)}</p>" if message else ""
+    page = f"""<!doctype html>
+<html lang=en><head><meta charset=utf-8><title>Blocked by formshield</title>
+<style>
+body{{font:16px/1.5 system-ui,sans-serif;max-width:46em;margin:3em auto;padding:0 1em;color:#222}}
+h1{{color:#b00020;font-size:1.5em}} table{{border-collapse:collapse;width:100%}}
+td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}
+.msg{{background:#fff4e5;padding:.6em}}
+</style></head><body>
+<h1>formshield blocked this request</h1>
+<p>This page tried to send {e(reason)} to <strong>{e(destination)}</strong>.
+The request never left your computer.</p>
+{note}
+{table}
+<p>Blocked by rule <code>{e(rule)}</code>. To allow it, change your policy
+(<code>formshield policy explain</code> shows why this rule applied).</p>
+</body></html>
+"""
+    return page.encode("utf-8")

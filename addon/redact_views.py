@@ -52,7 +52,10 @@ IDENT, ATOM, ESC = 0, 1, 2
 
 _PCT_OR_PLUS_RE = re.compile(r"%[0-9A-Fa-f]{2}|\+")
 _PCT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
-_LOWER_HEX_RE = re.compile(r"(?:%|\\x|\\u|\\U|&#x)[0-9A-Fa-f]*[a-f]")
+_HEX_ESCAPE_RE = re.compile(
+    r"%([0-9A-Fa-f]{2})|\\x([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})"
+    r"|&#[xX]([0-9A-Fa-f]{1,6});"
+)
 # Characters written literally in a percent-encoded replacement (RFC 3986 unreserved, and "*",
 # which HTML forms never escape).
 _PCT_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~*")
@@ -157,8 +160,10 @@ class View:
         out: list[Edit] = []
         for ds, de, rs, re_, items, escaped in clusters:
             text = apply_edits(self.decoded[ds:de], [(s - ds, e - ds, r) for s, e, r in items])
-            # An insertion takes its style from the raw text just before it.
-            sample = self.raw[rs:re_] if re_ > rs else self.raw[max(rs - 12, 0) : rs]
+            # The style sample: the raw text replaced, then (after a NUL) the raw text around
+            # it, which decides the hex case when the replaced escapes show no letter.
+            context = self.raw[max(rs - 16, 0) : rs] + self.raw[re_ : re_ + 16]
+            sample = self.raw[rs:re_] + "\x00" + context
             out.append((rs, re_, self.encode(text, escaped, sample)))
         return out
 
@@ -221,17 +226,15 @@ class View:
         return out
 
 
-_UPPER_HEX_RE = re.compile(r"(?:%|\\x|\\u|\\U|&#x)[0-9A-Fa-f]*[A-F]")
-
-
 def _hx(value: int, width: int, sample: str, *, upper: bool) -> str:
-    """``value`` in hex, ``width`` digits, in the letter case of ``sample``'s escapes (when they
-    show one) or else upper case when ``upper`` (browsers' percent-encoding) or lower case
-    (``JSON.stringify``, Python and HTML writers)."""
-    if _LOWER_HEX_RE.search(sample):
-        upper = False
-    elif _UPPER_HEX_RE.search(sample):
-        upper = True
+    """``value`` in hex, ``width`` digits, in the letter case of the first escape of ``sample``
+    that shows one, or else upper case when ``upper`` (browsers' percent-encoding) or lower
+    case (``JSON.stringify``, Python and HTML writers)."""
+    for m in _HEX_ESCAPE_RE.finditer(sample):
+        digits = m.group(m.lastindex or 0)
+        if not digits.isdigit():
+            upper = digits.isupper()
+            break
     return format(value, f"0{width}{'X' if upper else 'x'}")
 
 
@@ -377,7 +380,8 @@ def _coalesce(
 
 def _html_encode(text: str, escaped: bool, sample: str) -> str:
     if escaped:
-        if "&#x" in sample or "&#X" in sample:
+        region = sample.partition("\x00")[0]
+        if "&#x" in region or "&#X" in region:
             return "".join(f"&#x{_hx(ord(c), 1, sample, upper=False)};" for c in text)
         return "".join(f"&#{ord(c)};" for c in text)
     return text.replace("&", "&amp;").replace("<", "&lt;")

@@ -1,0 +1,522 @@
+"""The formshield mitmproxy addon: scan every outgoing request, decide by policy, act, audit.
+
+Load it with ``formshield run`` or with plain ``mitmdump -s addon/mitm_script.py``. Options (all
+``--set NAME=VALUE``):
+
+``formshield_policy``          policy files layered on top of the bundled default (repeatable)
+``formshield_no_default``      do not load the bundled default policy underneath
+``formshield_audit``           path of the SQLite audit store (default: the data directory;
+                               ``off`` keeps no audit trail)
+``formshield_retention_days``  audit records older than this are deleted (0: keep forever)
+``formshield_max_body``        bodies are scanned up to this many (decoded) bytes; for larger
+                               ones the deciding rule's failure mode applies (open: pass and
+                               warn, closed: block)
+``formshield_offload``         bodies of at least this many bytes are scanned in a worker thread
+                               so that other connections keep flowing
+``formshield_reload``          seconds between checks of the policy files for edits (0: never)
+``formshield_simulate``        apply no action whatever the policy says; record what would happen
+
+Per request (HTTP/1, HTTP/2) the ``request`` hook parses the request into fields, scans them,
+asks the policy for a decision per finding, combines them (most severe wins) and applies it;
+WebSocket messages sent by the client go through the same steps in ``websocket_message``.
+The verdict is kept in ``flow.metadata["formshield"]`` and, when it is not a silent allow,
+shown in mitmweb as a marker and comment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+from mitmproxy import ctx, exceptions, http
+from mitmproxy.log import ALERT
+
+from addon.audit import AuditStore, AuditStoreError, FindingOutcome
+from addon.blockpage import ACTION_HEADER, RULE_HEADER, BlockedItem, block_response
+from addon.parties import request_parties
+from addon.redact import redact_request, redact_websocket_message
+from addon.request_fields import ParseLimits
+from addon.scan import scan_request, scan_websocket_message
+from detectors.engine import Scanner
+from detectors.model import Finding, ScanResult
+from policies.model import Action, Decision, combine_decisions
+from policies.store import PolicyStore
+
+logger = logging.getLogger(__name__)
+
+METADATA_KEY = "formshield"
+MARKERS = {"warn": ":warning:", "redact": ":pencil2:", "block": ":no_entry:", "ask": ":question:"}
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+DEFAULT_OFFLOAD = 64 * 1024
+DEFAULT_RETENTION_DAYS = 180
+
+
+def bundled_policy_path() -> Path:
+    """The default policy file shipped with formshield."""
+    return Path(str(resources.files("policies") / "bundled" / "default.yaml"))
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What formshield decided for one request or message (kept in ``flow.metadata``)."""
+
+    action: str
+    rule: str
+    message: str | None
+    simulate: bool
+    site: str | None
+    destination: str
+    third_party: bool
+    findings: list[Finding] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    issues: list[str] = field(default_factory=list)
+    applied: str = "allow"  # what was actually done (differs in simulate mode, failed redaction)
+    fallback: str | None = None  # for `ask`: the action applied when nobody answers
+    timeout: float | None = None  # for `ask`: seconds to wait for an answer
+    answer: str | None = None  # for `ask`: the action a person chose (None: nobody answered)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-safe view with masked values only (for metadata, logs and the extension)."""
+        return {
+            "action": self.action,
+            "applied": self.applied,
+            "rule": self.rule,
+            "message": self.message,
+            "simulate": self.simulate,
+            "site": self.site,
+            "destination": self.destination,
+            "third_party": self.third_party,
+            "issues": self.issues,
+            "findings": [
+                {
+                    "entity_type": f.entity_type,
+                    "location": f.location,
+                    "masked": f.masked,
+                    "score": round(f.score, 3),
+                    "encodings": list(f.encodings),
+                    "action": str(d.action),
+                    "rule": str(d.rule),
+                }
+                for f, d in zip(self.findings, self.decisions, strict=True)
+            ],
+        }
+
+
+class Asker(Protocol):
+    """Whoever can put an ``ask`` verdict to a person (the browser extension's backend)."""
+
+    def can_ask(self, verdict: Verdict) -> bool:
+        """True when someone is there to answer (an extension is connected)."""
+
+    async def ask(self, flow: http.HTTPFlow, verdict: Verdict, timeout: float) -> str | None:
+        """Hold until answered: the action to apply (``allow`` or ``block``), None on timeout."""
+
+
+VerdictObserver = Callable[[http.HTTPFlow, Verdict], None]
+
+
+class FormShield:
+    """mitmproxy addon that keeps personal data from leaking (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.scanner: Scanner | None = None
+        self.policies: PolicyStore | None = None
+        self.audit: AuditStore | None = None
+        self.limits = ParseLimits()
+        self._last_reload_check = 0.0
+        # Set by the extension backend (addon.extension_api): asks people, watches verdicts.
+        self.asker: Asker | None = None
+        self.observers: list[VerdictObserver] = []
+
+    # --- configuration ---------------------------------------------------------------------
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "formshield_policy",
+            Sequence[str],
+            [],
+            "Policy files (YAML) layered on top of the bundled default, later files winning.",
+        )
+        loader.add_option(
+            "formshield_no_default",
+            bool,
+            False,
+            "Do not load the bundled default policy underneath formshield_policy.",
+        )
+        loader.add_option(
+            "formshield_audit",
+            str,
+            "",
+            "Path of the SQLite audit store; empty: audit.sqlite3 in the formshield data "
+            "directory; 'off': keep no audit trail.",
+        )
+        loader.add_option(
+            "formshield_retention_days",
+            int,
+            DEFAULT_RETENTION_DAYS,
+            "Delete audit records older than this many days (0 keeps them forever).",
+        )
+        loader.add_option(
+            "formshield_max_body",
+            int,
+            DEFAULT_MAX_BODY,
+            "Bodies larger than this many bytes are not scanned; the policy's failure mode "
+            "(open: pass and warn, closed: block) decides.",
+        )
+        loader.add_option(
+            "formshield_offload",
+            int,
+            DEFAULT_OFFLOAD,
+            "Scan bodies of at least this many bytes in a worker thread.",
+        )
+        loader.add_option(
+            "formshield_reload",
+            int,
+            2,
+            "Seconds between checks of the policy files for edits (0: never reload).",
+        )
+        loader.add_option(
+            "formshield_simulate",
+            bool,
+            False,
+            "Apply no action whatever the policy says; only record what would have happened.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        opts = ctx.options
+        if "formshield_max_body" in updated and opts.formshield_max_body <= 0:
+            raise exceptions.OptionsError("formshield_max_body must be a positive number of bytes")
+        if "formshield_offload" in updated and opts.formshield_offload < 0:
+            raise exceptions.OptionsError("formshield_offload must be zero or positive")
+        if "formshield_reload" in updated and opts.formshield_reload < 0:
+            raise exceptions.OptionsError("formshield_reload must be zero or positive")
+        if "formshield_retention_days" in updated and opts.formshield_retention_days < 0:
+            raise exceptions.OptionsError("formshield_retention_days must be zero or positive")
+        if "formshield_max_body" in updated:
+            self.limits = ParseLimits(max_decoded_bytes=opts.formshield_max_body)
+        if updated & {"formshield_policy", "formshield_no_default"} or self.policies is None:
+            self.policies = self._load_policies(opts.formshield_policy, opts.formshield_no_default)
+        if updated & {"formshield_audit", "formshield_retention_days"} or (
+            self.audit is None and opts.formshield_audit != "off"
+        ):
+            self._open_audit(opts.formshield_audit, opts.formshield_retention_days)
+        if self.scanner is None:
+            # Building the recognizers costs a fraction of a second; do it once, up front,
+            # rather than on the first request.
+            self.scanner = Scanner()
+        if "stream_large_bodies" in updated and getattr(opts, "stream_large_bodies", None):
+            logger.log(
+                ALERT,
+                "formshield: stream_large_bodies is set; request bodies larger than %s are "
+                "streamed and cannot be scanned. The policy's failure mode applies to them.",
+                opts.stream_large_bodies,
+            )
+
+    def policy_files(self) -> list[Path]:
+        """The active policy files, in layering order."""
+        return list(self.policies.paths) if self.policies else []
+
+    @staticmethod
+    def _load_policies(paths: Sequence[str], no_default: bool) -> PolicyStore:
+        files = [] if no_default else [bundled_policy_path()]
+        files += [Path(p).expanduser() for p in paths]
+        if not files:
+            raise exceptions.OptionsError(
+                "formshield_no_default is set but no formshield_policy file is given"
+            )
+        from policies.model import PolicyError
+
+        try:
+            return PolicyStore(files)
+        except PolicyError as exc:
+            # Refuse to start on a broken policy: running with no policy would let data leak.
+            raise exceptions.OptionsError(f"formshield: {exc}") from exc
+
+    def _open_audit(self, path: str, retention_days: int) -> None:
+        if self.audit is not None:
+            self.audit.close()
+            self.audit = None
+        if path == "off":
+            return
+        try:
+            self.audit = AuditStore(
+                Path(path).expanduser() if path else None,
+                retention_days=retention_days or None,
+            )
+        except (AuditStoreError, OSError, ValueError) as exc:
+            raise exceptions.OptionsError(
+                f"formshield: cannot open the audit store: {exc}"
+            ) from exc
+
+    def done(self) -> None:
+        if self.audit is not None:
+            self.audit.close()
+            self.audit = None
+
+    def _maybe_reload(self) -> None:
+        interval = ctx.options.formshield_reload
+        now = time.monotonic()
+        if not interval or self.policies is None or now - self._last_reload_check < interval:
+            return
+        self._last_reload_check = now
+        result = self.policies.reload_if_changed()
+        if result.error is not None and result.changed_files:
+            logger.log(ALERT, "formshield: %s", result)
+        elif result.changed_files:
+            logger.info("formshield: %s", result)
+
+    # --- HTTP ------------------------------------------------------------------------------
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        if self.scanner is None or self.policies is None:
+            return  # not configured (cannot happen inside mitmproxy; guards direct calls)
+        self._maybe_reload()
+        request = flow.request
+        if request.stream:
+            # The body streams straight to the server; we never see it. Say so loudly, then let
+            # the failure mode decide (a closed rule blocks before the first byte leaves).
+            logger.log(
+                ALERT,
+                "formshield: %s %s streams its body (stream_large_bodies): not scanned",
+                request.method,
+                request.pretty_host,
+            )
+            result = ScanResult()
+            result.issues.append(_streamed_issue())
+        else:
+            size = len(request.raw_content or b"")
+            if size >= ctx.options.formshield_offload:
+                result = await asyncio.to_thread(scan_request, request, self.scanner, self.limits)
+            else:
+                result = scan_request(request, self.scanner, self.limits)
+        verdict = self._decide(request, result)
+        if verdict.action == "ask" and not verdict.simulate:
+            await self._ask(flow, verdict)
+        self._apply_http(flow, verdict)
+        self._record(flow.id, request, verdict)
+        self._notify(flow, verdict)
+
+    async def _ask(self, flow: http.HTTPFlow, verdict: Verdict) -> None:
+        """Hold the flow while a person decides; only this flow waits, others keep flowing."""
+        if self.asker is None or not self.asker.can_ask(verdict):
+            return  # nobody to ask: _apply_http applies the fallback at once
+        try:
+            verdict.answer = await self.asker.ask(flow, verdict, verdict.timeout or 30.0)
+        except Exception as exc:  # a broken backend must not decide for the person
+            logger.error(
+                "formshield: asking failed (%s); applying the fallback", type(exc).__name__
+            )
+            verdict.answer = None
+
+    def _notify(self, flow: http.HTTPFlow, verdict: Verdict) -> None:
+        for observer in self.observers:
+            try:
+                observer(flow, verdict)
+            except Exception as exc:
+                logger.error("formshield: verdict observer failed: %s", type(exc).__name__)
+
+    # --- WebSocket -------------------------------------------------------------------------
+
+    async def websocket_message(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is None or self.scanner is None or self.policies is None:
+            return
+        message = flow.websocket.messages[-1]
+        if not message.from_client or message.dropped:
+            return
+        self._maybe_reload()
+        content = message.content
+        if len(content) >= ctx.options.formshield_offload:
+            result = await asyncio.to_thread(
+                scan_websocket_message, content, message.is_text, self.scanner, self.limits
+            )
+        else:
+            result = scan_websocket_message(content, message.is_text, self.scanner, self.limits)
+        verdict = self._decide(flow.request, result)
+        # A WebSocket message is not held for a person: `ask` takes its fallback at once.
+        action = (verdict.fallback or "block") if verdict.action == "ask" else verdict.action
+        if action == "allow" or verdict.simulate:
+            verdict.applied = "allow"
+        elif action == "warn":
+            verdict.applied = "warn"
+        elif action == "redact":
+            new = redact_websocket_message(content, message.is_text, verdict.findings)
+            if new is None:
+                message.drop()
+                verdict.applied = "block"
+            else:
+                message.content = new if isinstance(new, bytes) else new.encode()
+                verdict.applied = "redact"
+        else:
+            message.drop()
+            verdict.applied = "block"
+        if verdict.action != "allow":
+            self._mark(flow, verdict)
+        self._record(flow.id, flow.request, verdict, method="WS")
+        self._notify(flow, verdict)
+
+    # --- deciding --------------------------------------------------------------------------
+
+    def _decide(self, request: http.Request, result: ScanResult) -> Verdict:
+        assert self.policies is not None
+        policy = self.policies.policy
+        site, destination, third_party = request_parties(request)
+        host = request.pretty_host
+        decisions = [
+            policy.decide(
+                site,
+                host,
+                f.entity_type,
+                f.score,
+                method=request.method,
+                path=request.path,
+                third_party=third_party,
+            )
+            for f in result.findings
+        ]
+        issues = [i.kind for i in result.issues]
+        all_decisions = list(decisions)
+        if result.issues:
+            all_decisions.append(
+                policy.decide_incomplete(
+                    site,
+                    host,
+                    method=request.method,
+                    path=request.path,
+                    third_party=third_party,
+                    reason=", ".join(dict.fromkeys(issues)),
+                )
+            )
+        simulate = bool(ctx.options.formshield_simulate) or policy.simulate
+        if not all_decisions:
+            return Verdict("allow", "", None, simulate, site, destination, third_party)
+        final = combine_decisions(all_decisions)
+        return Verdict(
+            action=str(final.action),
+            rule=str(final.rule),
+            message=final.message,
+            simulate=simulate or final.simulate,
+            site=site,
+            destination=destination,
+            third_party=third_party,
+            findings=list(result.findings),
+            decisions=decisions,
+            issues=issues,
+            fallback=str(final.fallback) if final.fallback is not None else None,
+            timeout=final.timeout,
+        )
+
+    # --- acting ----------------------------------------------------------------------------
+
+    def _apply_http(self, flow: http.HTTPFlow, verdict: Verdict) -> None:
+        flow.metadata[METADATA_KEY] = verdict
+        action = verdict.action
+        if action == "allow":
+            verdict.applied = "allow"
+            return
+        if action == "ask":
+            # The person's answer, else the rule's declared fallback for "no answer", else
+            # block: the request waited for a decision that never came.
+            action = verdict.answer or verdict.fallback or "block"
+        if verdict.simulate or action == "allow":
+            verdict.applied = "allow"
+        elif action == "warn":
+            verdict.applied = "warn"
+        elif action == "redact":
+            verdict.applied = self._redact(flow, verdict)
+        else:
+            verdict.applied = "block"
+        if verdict.applied == "block":
+            self._block(flow, verdict)
+        self._mark(flow, verdict)
+
+    def _redact(self, flow: http.HTTPFlow, verdict: Verdict) -> str:
+        targets = [
+            f
+            for f, d in zip(verdict.findings, verdict.decisions, strict=True)
+            if d.action in (Action.REDACT, Action.BLOCK, Action.ASK)
+        ]
+        outcome = redact_request(flow.request, targets)
+        if not outcome.complete:
+            # A value we could not rewrite would leave in clear: fail closed.
+            logger.warning(
+                "formshield: could not redact %d value(s) in %s %s; blocking instead",
+                len(outcome.failed),
+                flow.request.method,
+                flow.request.pretty_host,
+            )
+            return "block"
+        flow.request.headers[RULE_HEADER] = verdict.rule
+        flow.request.headers[ACTION_HEADER] = "redact"
+        # Those headers are for the logs of whoever inspects the redacted request downstream;
+        # they carry no value, only the rule name.
+        return "redact"
+
+    def _block(self, flow: http.HTTPFlow, verdict: Verdict) -> None:
+        items = [
+            BlockedItem(f.entity_type, f.location, f.masked)
+            for f, d in zip(verdict.findings, verdict.decisions, strict=True)
+            if d.action is not Action.ALLOW
+        ]
+        flow.response = block_response(
+            flow.request,
+            destination=verdict.destination,
+            rule=verdict.rule,
+            items=items,
+            message=verdict.message,
+            reason="personal data" if items else "a request that could not be checked",
+        )
+
+    def _mark(self, flow: http.HTTPFlow, verdict: Verdict) -> None:
+        flow.marked = MARKERS.get(
+            verdict.applied if not verdict.simulate else verdict.action, ":warning:"
+        )
+        found = ", ".join(f"{f.entity_type} {f.masked} in {f.location}" for f in verdict.findings)
+        prefix = "formshield (simulate) would " if verdict.simulate else "formshield: "
+        text = f"{prefix}{verdict.action} ({verdict.rule})"
+        if found:
+            text += f": {found}"
+        if verdict.issues:
+            text += f"; not fully scanned: {', '.join(dict.fromkeys(verdict.issues))}"
+        flow.comment = text
+        level = ALERT if verdict.applied in ("block", "warn") or verdict.simulate else logging.INFO
+        logger.log(level, "%s -> %s", text, verdict.destination)
+
+    def _record(
+        self, flow_id: str, request: http.Request, verdict: Verdict, method: str | None = None
+    ) -> None:
+        if self.audit is None or (verdict.action == "allow" and not verdict.findings):
+            return
+        outcomes = [
+            FindingOutcome(f, str(d.action), str(d.rule))
+            for f, d in zip(verdict.findings, verdict.decisions, strict=True)
+        ]
+        try:
+            self.audit.record_verdict(
+                flow_id=flow_id,
+                method=method or request.method,
+                url=request.pretty_url,
+                destination=verdict.destination,
+                action=verdict.applied if not verdict.simulate else verdict.action,
+                rule=verdict.rule,
+                mode="simulate" if verdict.simulate else "enforce",
+                site=verdict.site,
+                third_party=verdict.third_party,
+                findings=outcomes,
+                issues=verdict.issues,
+            )
+        except AuditStoreError as exc:
+            logger.error("formshield: audit record lost: %s", exc)
+
+
+def _streamed_issue() -> Any:
+    from detectors.model import ScanIssue
+
+    return ScanIssue("streamed", "body", "the body was streamed (stream_large_bodies) unseen")

@@ -1,0 +1,285 @@
+"""Proxy throughput and added latency: bare mitmdump vs mitmdump with formshield, one run.
+
+Starts, on 127.0.0.1 only: a local upstream (asyncio, answers ``200 ok`` at once), then for each
+configuration a real ``mitmdump`` routed to it, and drives each with the same load from a
+keep-alive asyncio client:
+
+(a) ``browsing``: a browsing mix: most requests are GETs without a body, some small JSON posts
+    without personal data, a few form posts carrying personal data (first and third party);
+(b) ``forms``: only form posts carrying personal data (IDs, phones, cards; first and third party).
+
+Configurations: ``bare`` (mitmdump with only the test routing addon), ``formshield`` (plus the
+formshield addon on the bundled default policy, audit store on) and, unless ``--no-naive``,
+``naive-presidio``: an addon that calls Presidio's ``AnalyzerEngine`` per request, the anchor
+the issue names. Prints requests/s, p50/p99 latency, and the ratio to bare mitmdump.
+Targets: formshield >= 0.9x bare throughput on (a), >= 0.8x on (b), p99 added latency < 5 ms.
+
+Usage: ``.venv/bin/python scripts/bench_proxy.py [--seconds 8] [--concurrency 8]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ROUTER = ROOT / "tests" / "e2e" / "route_to_upstream.py"
+FORMSHIELD = ROOT / "addon" / "mitm_script.py"
+NAIVE = Path(__file__).with_name("naive_presidio_addon.py")
+MITMDUMP = Path(sys.executable).with_name("mitmdump")
+
+ID = "11010519491231002X"
+IDS = ["11010519491231002X", "360426199101010071", "412723199010050012", "110102199101010078"]
+PHONES = ["13912345678", "15812345670", "18698765432", "13700001111"]
+CARD = "6222021234567890128"
+
+
+# --- the load -------------------------------------------------------------------------------
+
+
+def _raw(method: str, url: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    host = url.split("/")[2]
+    lines = [f"{method} {url} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if body or method == "POST":
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def browsing_mix(rng: random.Random, n: int) -> list[bytes]:
+    """Mostly GETs (pages, images, scripts, API reads), 15% small JSON posts, 5% PII forms."""
+    out = []
+    for i in range(n):
+        roll = rng.random()
+        if roll < 0.80:
+            path = rng.choice(["/", "/item/12345", "/static/app.js", "/img/a.png", "/api/cart"])
+            query = f"?page={i % 7}&ts={1732812345678 + i}&sku=SKU{rng.randint(10000, 99999)}"
+            host = rng.choice(["www.shop.test", "cdn.shop.test", "tracker.example"])
+            out.append(_raw("GET", f"http://{host}{path}{query}",
+                            {"Referer": "http://www.shop.test/", "Accept": "*/*"}))  # fmt: skip
+        elif roll < 0.95:
+            body = json.dumps({"event": "view", "item": rng.randint(1, 10**6), "ts": i}).encode()
+            out.append(_raw("POST", "http://tracker.example/collect",
+                            {"Origin": "http://www.shop.test", "Content-Type": "application/json"},
+                            body))  # fmt: skip
+        else:
+            out.append(pii_form(rng, i))
+    return out
+
+
+def pii_form(rng: random.Random, i: int) -> bytes:
+    """A form post with an ID and a phone, to the page's own site or to a third party."""
+    first_party = rng.random() < 0.5
+    host = "www.shop.test" if first_party else "tracker.example"
+    body = (
+        f"name=%E5%BC%A0%E4%B8%89&idNo={rng.choice(IDS)}&mobile={rng.choice(PHONES)}"
+        f"&addr=%E6%9D%AD%E5%B7%9E&order={20241128000000 + i}"
+    )
+    if rng.random() < 0.2:
+        body += f"&card={CARD}"
+    return _raw("POST", f"http://{host}/order",
+                {"Origin": "http://www.shop.test",
+                 "Content-Type": "application/x-www-form-urlencoded"}, body.encode())  # fmt: skip
+
+
+def forms_only(rng: random.Random, n: int) -> list[bytes]:
+    return [pii_form(rng, i) for i in range(n)]
+
+
+# --- processes ------------------------------------------------------------------------------
+
+UPSTREAM_CODE = r"""
+import asyncio, sys
+RESP = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+async def handle(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            if length:
+                await reader.readexactly(length)
+            writer.write(RESP)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited early (status {proc.returncode})")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{what} did not start listening on {port}")
+
+
+def start_mitmdump(
+    config: str, upstream_port: int, workdir: Path
+) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    args = [str(MITMDUMP), "-q", "--listen-host", "127.0.0.1", "--listen-port", str(port),
+            "--set", f"confdir={workdir / 'conf'}", "-s", str(ROUTER),
+            "--set", f"formshield_test_upstream=127.0.0.1:{upstream_port}"]  # fmt: skip
+    if config == "formshield":
+        args += ["-s", str(FORMSHIELD), "--set", f"formshield_audit={workdir / config / 'a.db'}"]
+    elif config == "naive-presidio":
+        args += ["-s", str(NAIVE)]
+    env = dict(os.environ, FORMSHIELD_DATA_DIR=str(workdir / config))
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    wait_listening(port, proc, f"mitmdump ({config})")
+    return proc, port
+
+
+# --- the client -----------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    requests: int
+    seconds: float
+    latencies: list[float]
+    statuses: dict[int, int]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def drive(port: int, requests: list[bytes], seconds: float, concurrency: int) -> Result:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    deadline = time.perf_counter() + seconds
+    counter = 0
+
+    async def worker(offset: int) -> None:
+        nonlocal counter
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = offset
+        try:
+            while time.perf_counter() < deadline:
+                raw = requests[i % len(requests)]
+                i += concurrency
+                start = time.perf_counter()
+                writer.write(raw)
+                status = await _read_response(reader)
+                latencies.append(time.perf_counter() - start)
+                statuses[status] = statuses.get(status, 0) + 1
+                counter += 1
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    return Result(counter, time.perf_counter() - began, latencies, statuses)
+
+
+def run_load(port: int, requests: list[bytes], seconds: float, concurrency: int) -> Result:
+    # Warm-up: connections, the addon's first-use caches, Python's own.
+    asyncio.run(drive(port, requests, min(2.0, seconds / 3), concurrency))
+    return asyncio.run(drive(port, requests, seconds, concurrency))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per load")
+    parser.add_argument("--concurrency", type=int, default=8, help="keep-alive client connections")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive Presidio anchor")
+    args = parser.parse_args(argv)
+
+    rng = random.Random(7)
+    loads = {"browsing": browsing_mix(rng, 4000), "forms": forms_only(rng, 2000)}
+    configs = ["bare", "formshield"] + ([] if args.no_naive else ["naive-presidio"])
+    upstream_port = free_port()
+    upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM_CODE, str(upstream_port)])
+    results: dict[tuple[str, str], Result] = {}
+    try:
+        wait_listening(upstream_port, upstream, "upstream")
+        with tempfile.TemporaryDirectory() as tmp:
+            for config in configs:
+                proc, port = start_mitmdump(config, upstream_port, Path(tmp))
+                try:
+                    for load, reqs in loads.items():
+                        results[(config, load)] = run_load(port, reqs, args.seconds,
+                                                           args.concurrency)  # fmt: skip
+                        r = results[(config, load)]
+                        print(f"  {config:15} {load:9} {r.rps:8.0f} req/s  "
+                              f"p50 {r.pct(0.5):6.2f} ms  p99 {r.pct(0.99):6.2f} ms  "
+                              f"statuses {dict(sorted(r.statuses.items()))}",
+                              file=sys.stderr, flush=True)  # fmt: skip
+                finally:
+                    proc.terminate()
+                    proc.wait(10)
+    finally:
+        upstream.terminate()
+        upstream.wait(10)
+
+    print(f"\nProxy benchmark: {args.concurrency} keep-alive connections, "
+          f"{args.seconds:g} s per load, 127.0.0.1, {os.cpu_count()} cores")  # fmt: skip
+    print(f"{'config':15} {'load':9} {'req/s':>8} {'x bare':>7} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'+p50 ms':>8} {'+p99 ms':>8}")  # fmt: skip
+    for (config, load), r in results.items():
+        bare = results[("bare", load)]
+        print(f"{config:15} {load:9} {r.rps:8.0f} {r.rps / bare.rps:7.2f} {r.pct(0.5):7.2f} "
+              f"{r.pct(0.99):7.2f} {r.pct(0.5) - bare.pct(0.5):8.2f} "
+              f"{r.pct(0.99) - bare.pct(0.99):8.2f}")  # fmt: skip
+    fs_a = results[("formshield", "browsing")].rps / results[("bare", "browsing")].rps
+    fs_b = results[("formshield", "forms")].rps / results[("bare", "forms")].rps
+    added = max(
+        results[("formshield", load)].pct(0.99) - results[("bare", load)].pct(0.99)
+        for load in loads
+    )
+    print(f"\ntargets: browsing >= 0.90x: {fs_a:.2f}x {'OK' if fs_a >= 0.9 else 'MISSED'}; "
+          f"forms >= 0.80x: {fs_b:.2f}x {'OK' if fs_b >= 0.8 else 'MISSED'}; "
+          f"p99 added < 5 ms: {added:.2f} ms {'OK' if added < 5 else 'MISSED'}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

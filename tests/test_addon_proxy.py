@@ -1,0 +1,324 @@
+"""The formshield addon driven through mitmproxy's test context (taddons/tflow).
+
+Each test builds a real mitmproxy flow, calls the hook as mitmproxy would and asserts on
+``flow.response``, the (possibly redacted) request, ``flow.metadata``, markers and the audit store.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mitmproxy import exceptions, http
+from mitmproxy.test import taddons, tflow
+
+from addon.blockpage import RULE_HEADER
+from addon.proxy import METADATA_KEY, FormShield, Verdict
+from detectors.engine import Scanner
+
+ID = "11010519491231002X"
+PHONE = "13912345678"
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FORMSHIELD_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def addon(data_dir: Path) -> Iterator[tuple[FormShield, taddons.context]]:
+    fs = FormShield()
+    with taddons.context(fs) as tctx:
+        tctx.configure(fs, formshield_audit=str(data_dir / "audit.sqlite3"))
+        yield fs, tctx
+        fs.done()
+
+
+def flow_for(
+    method: str,
+    url: str,
+    body: bytes | str = b"",
+    *,
+    site: str | None = "https://shop.test/checkout",
+    ctype: str = FORM,
+    **headers: str,
+) -> http.HTTPFlow:
+    f = tflow.tflow()
+    hdrs = {"content-type": ctype, **{k.replace("_", "-"): v for k, v in headers.items()}}
+    if site:
+        hdrs["referer"] = site
+    f.request = http.Request.make(method, url, body, hdrs)
+    return f
+
+
+def verdict(f: http.HTTPFlow) -> Verdict:
+    v = f.metadata[METADATA_KEY]
+    assert isinstance(v, Verdict)
+    return v
+
+
+def audit_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+# --- the default policy, per case -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, body, applied, rule_id",
+    [
+        # an ID to a third party: blocked
+        ("http://tracker.example/c", f"idNo={ID}", "block", "third-party-ids"),
+        # a phone to a third party: redacted
+        ("http://tracker.example/c", f"mobile={PHONE}", "redact", "third-party-contact"),
+        # an ID to the page's own site: passes with a warning
+        ("http://www.shop.test/order", f"idNo={ID}", "warn", "first-party-ids-warn"),
+        # a phone to the page's own site: passes silently
+        ("http://api.shop.test/order", f"mobile={PHONE}", "allow", "first-party-allow"),
+        # nothing personal: passes, no rule involved
+        ("http://tracker.example/c", "q=shoes&page=2", "allow", None),
+    ],
+)  # fmt: skip
+async def test_default_policy_verdicts(
+    addon: tuple[FormShield, taddons.context],
+    url: str,
+    body: str,
+    applied: str,
+    rule_id: str | None,
+) -> None:
+    fs, _ = addon
+    f = flow_for("POST", url, body)
+    await fs.request(f)
+    v = verdict(f)
+    assert v.applied == applied
+    if rule_id is None:
+        assert v.findings == []
+    else:
+        assert rule_id in v.rule
+    if applied == "block":
+        assert f.response is not None and f.response.status_code == 403
+        assert rule_id and rule_id in f.response.headers[RULE_HEADER]
+    else:
+        assert f.response is None
+
+
+async def test_block_page_for_navigation_and_json_for_fetch(
+    addon: tuple[FormShield, taddons.context],
+) -> None:
+    fs, _ = addon
+    nav = flow_for("POST", "http://tracker.example/c", f"idNo={ID}", sec_fetch_mode="navigate")
+    await fs.request(nav)
+    assert nav.response is not None
+    assert nav.response.headers["content-type"].startswith("text/html")
+    page = nav.response.get_text() or ""
+    assert "110***********002X" in page and ID not in page and "tracker.example" in page
+
+    xhr = flow_for("POST", "http://tracker.example/c", f"idNo={ID}", sec_fetch_mode="cors")
+    await fs.request(xhr)
+    assert xhr.response is not None
+    doc = json.loads(xhr.response.content or b"")
+    assert doc["blocked_by"] == "formshield"
+    assert doc["findings"] == [
+        {"entity_type": "CN_RESIDENT_ID", "location": "form.idNo", "masked": "110***********002X"}
+    ]
+    assert ID not in (xhr.response.get_text() or "")
+
+
+async def test_redacted_request_carries_no_phone_and_keeps_format(
+    addon: tuple[FormShield, taddons.context],
+) -> None:
+    fs, _ = addon
+    body = json.dumps({"user": {"mobile": PHONE, "city": "杭州"}}, ensure_ascii=False)
+    f = flow_for("POST", "http://tracker.example/c", body, ctype="application/json")
+    await fs.request(f)
+    assert verdict(f).applied == "redact"
+    sent = f.request.get_text() or ""
+    assert PHONE not in sent
+    assert json.loads(sent) == {"user": {"mobile": "139****5678", "city": "杭州"}}
+    assert f.request.headers["content-length"] == str(len(f.request.raw_content or b""))
+    assert Scanner().scan_text(sent) == []
+
+
+async def test_warn_marks_flow_and_comment_is_masked(
+    addon: tuple[FormShield, taddons.context],
+) -> None:
+    fs, _ = addon
+    f = flow_for("POST", "http://www.shop.test/order", f"idNo={ID}")
+    await fs.request(f)
+    assert f.marked == ":warning:"
+    assert "CN_RESIDENT_ID 110***********002X in form.idNo" in f.comment
+    assert ID not in f.comment
+
+
+async def test_audit_store_records_verdict_without_raw_values(
+    addon: tuple[FormShield, taddons.context], data_dir: Path
+) -> None:
+    fs, _ = addon
+    f = flow_for("POST", f"http://tracker.example/c?tel={PHONE}", f"idNo={ID}")
+    await fs.request(f)
+    assert fs.audit is not None and fs.audit.flush()
+    db = data_dir / "audit.sqlite3"
+    rows = audit_rows(db, "SELECT entity_type, masked, action FROM findings ORDER BY entity_type")
+    assert rows == [
+        ("CN_PHONE", "139****5678", "redact"),
+        ("CN_RESIDENT_ID", "110***********002X", "block"),
+    ]
+    dump = "\n".join(sqlite3.connect(db).iterdump())
+    assert ID not in dump and PHONE not in dump
+
+
+async def test_simulate_applies_nothing_but_records(
+    addon: tuple[FormShield, taddons.context], data_dir: Path
+) -> None:
+    fs, tctx = addon
+    tctx.configure(fs, formshield_simulate=True)
+    f = flow_for("POST", "http://tracker.example/c", f"idNo={ID}")
+    await fs.request(f)
+    v = verdict(f)
+    assert (v.action, v.applied, v.simulate) == ("block", "allow", True)
+    assert f.response is None
+    assert (f.request.get_text() or "").endswith(ID)
+    assert f.comment.startswith("formshield (simulate) would block")
+    assert fs.audit is not None and fs.audit.flush()
+    assert audit_rows(data_dir / "audit.sqlite3", "SELECT action, mode FROM verdicts") == [
+        ("block", "simulate")
+    ]
+
+
+async def test_body_over_limit_applies_failure_mode(
+    addon: tuple[FormShield, taddons.context],
+) -> None:
+    fs, tctx = addon
+    tctx.configure(fs, formshield_max_body=1024)
+    big = "note=" + "x" * 4096
+    third = flow_for("POST", "http://tracker.example/upload", big)
+    await fs.request(third)
+    # Third parties fail closed in the default policy ...
+    assert verdict(third).applied == "block"
+    assert third.response is not None and third.response.status_code == 403
+    # ... the page's own site fails open: passes, with a warning.
+    first = flow_for("POST", "http://www.shop.test/upload", big)
+    await fs.request(first)
+    assert verdict(first).applied == "warn"
+    assert first.response is None
+
+
+async def test_streamed_body_is_reported_and_failure_mode_applies(
+    addon: tuple[FormShield, taddons.context],
+) -> None:
+    fs, _ = addon
+    f = flow_for("POST", "http://tracker.example/upload", b"")
+    f.request.stream = True
+    await fs.request(f)
+    v = verdict(f)
+    assert v.issues == ["streamed"]
+    assert v.applied == "block"
+
+
+async def test_large_body_is_scanned_off_the_event_loop(
+    addon: tuple[FormShield, taddons.context],
+) -> None:
+    fs, tctx = addon
+    tctx.configure(fs, formshield_offload=10)
+    f = flow_for("POST", "http://tracker.example/c", f"note=hello&idNo={ID}")
+    await fs.request(f)
+    assert verdict(f).applied == "block"
+
+
+async def test_flows_already_answered_are_left_alone(
+    addon: tuple[FormShield, taddons.context],
+) -> None:
+    fs, _ = addon
+    f = flow_for("POST", "http://tracker.example/c", f"idNo={ID}")
+    f.response = http.Response.make(200, b"cached")
+    await fs.request(f)
+    assert METADATA_KEY not in f.metadata
+
+
+async def test_websocket_client_message_with_id_is_dropped(
+    addon: tuple[FormShield, taddons.context],
+) -> None:
+    fs, _ = addon
+    f = tflow.twebsocketflow()
+    f.request.headers["origin"] = "https://shop.test"
+    f.request.host = "chat.tracker.example"
+    from mitmproxy.websocket import WebSocketMessage
+    from wsproto.frame_protocol import Opcode
+
+    f.websocket.messages.append(
+        WebSocketMessage(Opcode.TEXT, True, json.dumps({"idNo": ID}).encode())
+    )
+    await fs.websocket_message(f)
+    assert f.websocket.messages[-1].dropped
+    f.websocket.messages.append(
+        WebSocketMessage(Opcode.TEXT, True, json.dumps({"tel": PHONE}).encode())
+    )
+    await fs.websocket_message(f)
+    last = f.websocket.messages[-1]
+    assert not last.dropped
+    assert PHONE not in last.text and json.loads(last.text) == {"tel": "139****5678"}
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("formshield_max_body", 0),
+        ("formshield_offload", -1),
+        ("formshield_reload", -5),
+        ("formshield_retention_days", -1),
+    ],
+)
+def test_bad_option_values_are_rejected(
+    addon: tuple[FormShield, taddons.context], option: str, value: int
+) -> None:
+    fs, tctx = addon
+    with pytest.raises(exceptions.OptionsError):
+        tctx.configure(fs, **{option: value})
+
+
+def test_broken_policy_file_is_rejected_with_file_and_line(
+    addon: tuple[FormShield, taddons.context], tmp_path: Path
+) -> None:
+    fs, tctx = addon
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nrules:\n  - id: x\n    action: blok\n")
+    with pytest.raises(exceptions.OptionsError, match=r"bad\.yaml:4: .*blok"):
+        tctx.configure(fs, formshield_policy=[str(bad)])
+
+
+async def test_policy_edit_is_picked_up_and_broken_edit_keeps_last_good(
+    addon: tuple[FormShield, taddons.context], tmp_path: Path
+) -> None:
+    fs, tctx = addon
+    user = tmp_path / "user.yaml"
+    allow_ids = (
+        "version: 1\nrules:\n  - id: trust-tracker\n    site: shop.test\n"
+        "    destination: tracker.example\n    entities: [CN_RESIDENT_ID]\n    action: {action}\n"
+    )
+    user.write_text(allow_ids.format(action="allow"))
+    tctx.configure(fs, formshield_policy=[str(user)], formshield_reload=1)
+    f = flow_for("POST", "http://tracker.example/c", f"idNo={ID}")
+    await fs.request(f)
+    assert verdict(f).applied == "allow"
+
+    user.write_text(allow_ids.format(action="warn") + "# edited\n")
+    fs._last_reload_check = 0.0  # the next request checks the files now
+    f = flow_for("POST", "http://tracker.example/c", f"idNo={ID}")
+    await fs.request(f)
+    assert verdict(f).applied == "warn"
+
+    user.write_text("version: 1\nrules: [oops\n")
+    fs._last_reload_check = 0.0
+    f = flow_for("POST", "http://tracker.example/c", f"idNo={ID}")
+    await fs.request(f)
+    assert verdict(f).applied == "warn"  # the last good policy still rules
+    assert fs.policies is not None and fs.policies.last_error is not None

@@ -101,7 +101,10 @@ def _collect(findings: Sequence[Finding]) -> tuple[UnitMap, list[Unit | None]]:
         key = (finding.source, unit_key(finding.path))
         unit = units.get(key)
         if unit is None:
-            unit = units[key] = Unit(finding.source, key[1], finding.location)
+            # The parser's container-level encodings (Content-Encodings, charset): the
+            # finding's chain without the value-level decodings the scanner added.
+            encodings = finding.encodings[: len(finding.encodings) - len(finding.value_encodings)]
+            unit = units[key] = Unit(finding.source, key[1], finding.location, encodings)
         unit.add(finding.value, finding.masked)
         per_finding.append(unit)
     return units, per_finding
@@ -132,15 +135,6 @@ def _guard(units: Iterable[Unit], step: Callable[[], None], what: str) -> None:
             unit.fail()
 
 
-def _charsets(parsed: ParsedRequest, index: int) -> dict[tuple[str, tuple[PathStep, ...]], str]:
-    """The charset the parser used per place: ``encodings[index]`` of its first field."""
-    out: dict[tuple[str, tuple[PathStep, ...]], str] = {}
-    for f in parsed.fields:
-        if len(f.encodings) > index:
-            out.setdefault((f.source, unit_key(f.path)), f.encodings[index])
-    return out
-
-
 # --- requests ----------------------------------------------------------------------------------
 
 
@@ -150,7 +144,6 @@ def redact_request(request: http.Request, findings: Sequence[Finding]) -> Redact
         return RedactOutcome(True)
     units, per_finding = _collect(findings)
     try:
-        parsed = parse_request(request)
         by_source: dict[str, list[Unit]] = {}
         for unit in units.values():
             by_source.setdefault(unit.source, []).append(unit)
@@ -158,12 +151,11 @@ def redact_request(request: http.Request, findings: Sequence[Finding]) -> Redact
         header_units = [u for s in _HEADER_SOURCES for u in by_source.get(s, [])]
         body_units = [u for s in _BODY_SOURCES for u in by_source.get(s, [])]
         if url_units:
-            charsets = _charsets(parsed, 0)
-            _guard(url_units, lambda: _redact_url(request, url_units, charsets), "URL")
+            _guard(url_units, lambda: _redact_url(request, url_units), "URL")
         if header_units:
             _guard(header_units, lambda: _redact_headers(request, header_units), "headers")
         if body_units:
-            _guard(body_units, lambda: _redact_body(request, parsed, body_units), "body")
+            _guard(body_units, lambda: _redact_body(request, body_units), "body")
         _verify(parse_request(request), units.values())
     except Exception as exc:  # a bug here must block the request, not crash the flow
         logger.warning(
@@ -174,17 +166,15 @@ def redact_request(request: http.Request, findings: Sequence[Finding]) -> Redact
     return _outcome(findings, per_finding)
 
 
-def _redact_url(
-    request: http.Request,
-    units: Sequence[Unit],
-    charsets: dict[tuple[str, tuple[PathStep, ...]], str],
-) -> None:
+def _redact_url(request: http.Request, units: Sequence[Unit]) -> None:
+    """Rewrite the affected path segments and query pairs; the rest of the URL stays."""
     before_hash, hash_sep, fragment = request.data.path.partition(b"#")
     path, q_sep, query = before_hash.partition(b"?")
     path_units = [u for u in units if u.source == "path"]
     query_units = [u for u in units if u.source == "query"]
     if path_units:
-        charset = _first_charset("path", path_units, charsets)
+        # The parser decodes all segments with one charset, and all query pairs with one.
+        charset = path_units[0].charset(0)
         segments = path.split(b"/")
         for unit in path_units:
             index = unit.key[0] if len(unit.key) == 1 else None
@@ -196,19 +186,9 @@ def _redact_url(
             segments[index] = new.encode("latin-1")
         path = b"/".join(segments)
     if query_units:
-        charset = _first_charset("query", query_units, charsets)
+        charset = query_units[0].charset(0)
         query = apply_byte_edits(query, urlencoded_edits(query, charset, query_units))
     request.data.path = path + q_sep + query + hash_sep + fragment
-
-
-def _first_charset(
-    source: str, units: Sequence[Unit], charsets: dict[tuple[str, tuple[PathStep, ...]], str]
-) -> str:
-    for unit in units:
-        charset = charsets.get((source, unit.key))
-        if charset:
-            return charset
-    return next((c for (s, _), c in charsets.items() if s == source), "utf-8")
 
 
 def _header_text(value: bytes) -> tuple[str, str]:
@@ -276,26 +256,27 @@ def _cookie_edits(
     return out
 
 
-def _redact_body(request: http.Request, parsed: ParsedRequest, units: Sequence[Unit]) -> None:
+def _redact_body(request: http.Request, units: Sequence[Unit]) -> None:
     raw = request.raw_content
-    if raw is None or any(i.kind in _BODY_BLOCKERS and i.location == "body" for i in parsed.issues):
-        for unit in units:
-            unit.fail()
-        return
-    decoded = decode_content(
-        raw, request.headers.get("content-encoding"), DEFAULT_LIMITS.max_decoded_bytes
+    decoded = (
+        decode_content(
+            raw, request.headers.get("content-encoding"), DEFAULT_LIMITS.max_decoded_bytes
+        )
+        if raw is not None and len(raw) <= DEFAULT_LIMITS.max_body
+        else None
     )
-    if decoded.issues:
+    if decoded is None or decoded.issues:
+        # Streamed, cut, undecodable or unknown Content-Encoding: the body as the scanner saw
+        # it is not the whole body, and rewriting it could lose data.
         for unit in units:
             unit.fail()
         return
     ctype = parse_content_type(request.headers.get("content-type"))
-    charsets = _charsets(parsed, len(decoded.encodings))
-    edits = body_edits(decoded.data, ctype, units, charsets, parsed.body_charset or "utf-8")
+    edits = body_edits(decoded.data, ctype, units, len(decoded.encodings))
     if not edits:
         return
     data = apply_byte_edits(decoded.data, edits)
-    request.raw_content = encode_content(data, decoded.encodings, raw)
+    request.raw_content = encode_content(data, decoded.encodings, raw or b"")
     if "transfer-encoding" not in request.headers:
         request.headers["content-length"] = str(len(request.raw_content))
 
@@ -346,22 +327,32 @@ def encode_content(data: bytes, codings: Sequence[str], original: bytes) -> byte
 
 
 def _verify(parsed: ParsedRequest, units: Iterable[Unit]) -> None:
-    """After writing: no field of a rewritten source may still hold a redacted value literally
-    (a check of the writers: the value-level check already decoded every layer)."""
-    values: dict[str, list[tuple[str, Unit]]] = {}
+    """After writing, read the request again as the scanner will: no field of a rewritten place
+    may still hold one of its values literally. This checks the container writers (the
+    value-level check already decoded every layer); fields of other places are not looked at,
+    so a digit run that merely contains a value elsewhere does not block the request."""
+    rewritten: dict[str, list[tuple[Unit, set[str]]]] = {}
     for unit in units:
-        for value in unit.redacted():
-            values.setdefault(unit.source, []).append((value, unit))
-    if not values:
+        values = unit.redacted()
+        if values:
+            rewritten.setdefault(unit.source, []).append((unit, values))
+    if not rewritten:
         return
     if any(i.kind == "parse_error" for i in parsed.issues):
         for unit in units:
             unit.fail()
         return
     for f in parsed.fields:
-        for value, unit in values.get(f.source, ()):
-            if value in f.value:
-                unit.exposed.add(value)
+        candidates = rewritten.get(f.source)
+        if not candidates:
+            continue
+        for unit, values in candidates:
+            # Cheap prefix test first: most fields are not under the place at all.
+            if f.path[: len(unit.key)] != unit.key or unit_key(f.path) != unit.key:
+                continue
+            for value in values:
+                if value in f.value:
+                    unit.exposed.add(value)
 
 
 # --- WebSocket ---------------------------------------------------------------------------------
@@ -376,19 +367,12 @@ def redact_websocket_message(
         return content
     units, per_finding = _collect(findings)
     try:
-        parsed = parse_websocket_message(content, is_text)
-        if any(i.kind in ("too_large", "parse_error") for i in parsed.issues):
+        if len(content) > DEFAULT_LIMITS.max_decoded_bytes:
             return None
         if any(u.source not in _BODY_SOURCES for u in units.values()):
             return None
         ctype = ContentType("text/plain", {"charset": "utf-8"}) if is_text else ContentType("", {})
-        edits = body_edits(
-            content,
-            ctype,
-            list(units.values()),
-            _charsets(parsed, 0),
-            parsed.body_charset or "utf-8",
-        )
+        edits = body_edits(content, ctype, list(units.values()), 0)
         new = apply_byte_edits(content, edits)
         if is_text:
             new.decode("utf-8")

@@ -35,7 +35,6 @@ from addon.redact_text import Unit
 from addon.redact_views import Edit, ViewError, identity_view, percent_view
 from addon.request_fields import FILENAME
 from detectors.decoders import percent_decode_bytes
-from detectors.model import PathStep
 from detectors.structure import KEY
 
 __all__ = [
@@ -169,26 +168,21 @@ def _text_of(data: bytes, charset: str) -> tuple[str, int]:
 
 
 def body_edits(
-    data: bytes,
-    ctype: ContentType,
-    units: Sequence[Unit],
-    charsets: dict[tuple[str, tuple[PathStep, ...]], str],
-    default_charset: str,
+    data: bytes, ctype: ContentType, units: Sequence[Unit], codings: int
 ) -> list[ByteEdit]:
     """Byte edits of a decoded body masking the targets of ``units`` (all of one body).
 
-    ``charsets`` gives the charset the parser used per unit (``(source, key)``), falling back
-    to ``default_charset``. Units whose place is not found stay unreached.
+    The charset of each place is the one the parser used: ``unit.charset(codings)``, after the
+    ``codings`` Content-Encodings in the units' encodings. Units whose place is not found stay
+    unreached.
     """
     by_source: dict[str, list[Unit]] = {}
     for unit in units:
         by_source.setdefault(unit.source, []).append(unit)
     out: list[ByteEdit] = []
     for source, group in by_source.items():
-        charset = next(
-            (charsets[(source, u.key)] for u in group if (source, u.key) in charsets),
-            default_charset,
-        )
+        # One charset per body (per part for multipart, see there).
+        charset = group[0].charset(codings)
         if source == "form":
             out.extend(urlencoded_edits(data, charset, group))
         elif source in ("json", "graphql"):
@@ -198,7 +192,7 @@ def body_edits(
         elif source == "ndjson":
             out.extend(_ndjson_edits(data, charset, group))
         elif source == "multipart":
-            out.extend(_multipart_edits(data, ctype, group, charsets, default_charset))
+            out.extend(_multipart_edits(data, ctype, group, codings))
         elif source == "text":
             text, start = _text_of(data, charset)
             for unit in group:
@@ -246,11 +240,7 @@ def _boundary(data: bytes, ctype: ContentType) -> str:
 
 
 def _multipart_edits(
-    data: bytes,
-    ctype: ContentType,
-    units: Sequence[Unit],
-    charsets: dict[tuple[str, tuple[PathStep, ...]], str],
-    default_charset: str,
+    data: bytes, ctype: ContentType, units: Sequence[Unit], codings: int
 ) -> list[ByteEdit]:
     boundary = _boundary(data, ctype)
     parts = split_multipart(data, boundary, "multipart", [])
@@ -262,7 +252,7 @@ def _multipart_edits(
             continue
         part = parts[index]
         if len(unit.key) == 1:
-            charset = charsets.get(("multipart", unit.key)) or _part_charset(part, default_charset)
+            charset = unit.charset(codings, _part_charset(part))
             content = data[part.start : part.end]
             text, skip = _text_of(content, charset)
             out.extend(text_byte_edits(text, unit.redact(text), charset, data, part.start + skip))
@@ -272,9 +262,8 @@ def _multipart_edits(
     return out
 
 
-def _part_charset(part: Part, default_charset: str) -> str:
-    declared = normalize_charset(parse_content_type(part.content_type).charset)
-    return declared or default_charset
+def _part_charset(part: Part) -> str:
+    return normalize_charset(parse_content_type(part.content_type).charset) or "utf-8"
 
 
 def _disposition_edits(

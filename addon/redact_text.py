@@ -290,19 +290,26 @@ class Unit:
 
     ``source`` and ``key`` name it as :mod:`addon.request_fields` does (``key`` is the path up to
     the first structure marker, ending in ``KEY``/``FILENAME`` when the place is a name);
-    ``location`` is for logs. While redacting, ``reached`` records that the place was found in
-    the request, ``found`` the values met there and ``exposed`` those still visible after the
-    edits; ``broken`` that the place could not be rewritten at all.
+    ``location`` is for logs; ``encodings`` are the container-level encodings the parser
+    applied (Content-Encodings, then the charset), taken from a finding. While redacting,
+    ``reached`` records that the place was found in the request, ``found`` the values met
+    there and ``exposed`` those still visible after the edits; ``broken`` that the place could
+    not be rewritten at all.
     """
 
     source: str
     key: tuple[PathStep, ...]
     location: str
+    encodings: tuple[str, ...] = ()
     targets: list[Target] = field(default_factory=list)
     reached: bool = False
     broken: bool = False
     found: set[str] = field(default_factory=set, repr=False)
     exposed: set[str] = field(default_factory=set, repr=False)
+
+    def charset(self, index: int, default: str = "utf-8") -> str:
+        """The charset at ``encodings[index]`` (after ``index`` Content-Encodings)."""
+        return self.encodings[index] if len(self.encodings) > index else default
 
     def add(self, value: str, masked: str) -> None:
         """Add a value to mask here (a value found twice keeps the mask that hides more)."""

@@ -27,11 +27,17 @@ from mitmproxy import http
 from stdnum import luhn
 
 from addon.bodies import decode_content
-from addon.redact import RedactOutcome, redact_request, redact_websocket_message, unit_key
+from addon.redact import (
+    RedactOutcome,
+    encode_content,
+    redact_request,
+    redact_websocket_message,
+    unit_key,
+)
 from addon.request_fields import FILENAME, ParsedRequest, parse_request
 from addon.scan import scan_request, scan_websocket_message
 from detectors.engine import Scanner
-from detectors.model import Finding
+from detectors.model import Finding, PathStep
 from detectors.structure import JSON_IN_VALUE, KEY, URL_QUERY
 
 ID_NO = "11010519491231002X"
@@ -39,6 +45,7 @@ PHONE = "13800001111"
 CARD = "6222021234567890128"
 EMAIL = "zhangsan@example.cn"
 SECRETS = (ID_NO, PHONE, CARD, EMAIL)
+PHONE_MASK = "138****1111"
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 SCANNER = Scanner()
@@ -409,6 +416,50 @@ def test_raw_deflate_stays_raw() -> None:
     assert zlib.decompress(raw, -zlib.MAX_WBITS) == b"tel=138****1111"
 
 
+@pytest.mark.parametrize(
+    "codings, build_original",
+    [
+        (("gzip",), gzip.compress),
+        (("deflate",), zlib.compress),
+        (("deflate",), _raw_deflate),
+        (("br", "gzip"), lambda b: brotli.compress(gzip.compress(b))),
+        (("gzip", "deflate"), lambda b: gzip.compress(_raw_deflate(b))),
+        (("zstd",), zstandard.ZstdCompressor().compress),
+    ],
+)
+def test_encode_content_undoes_decode_content(
+    codings: tuple[str, ...], build_original: Callable[[bytes], bytes]
+) -> None:
+    original = build_original(b"before")
+    header = ", ".join(reversed(codings))
+    assert decode_content(original, header, 1 << 20).encodings == codings
+    new = encode_content(b"after " * 100, codings, original)
+    decoded = decode_content(new, header, 1 << 20)
+    assert decoded.issues == [] and decoded.data == b"after " * 100
+    if codings[-1] == "deflate":
+        # The innermost deflate layer is wrapped (or not) as the original was.
+        inner = decode_content(new, ", ".join(reversed(codings[:-1])), 1 << 20).data
+        was = decode_content(original, ", ".join(reversed(codings[:-1])), 1 << 20).data
+        assert (inner[:1] == b"x") == (was[:1] == b"x")
+
+
+@pytest.mark.parametrize(
+    "path, key",
+    [
+        (("tel", 0), ("tel", 0)),
+        (("tel", 0, KEY), ("tel", 0, KEY)),
+        (("p", 0, JSON_IN_VALUE, "user", "tel"), ("p", 0)),
+        (("referer", 0, URL_QUERY, "phone", 0), ("referer", 0)),
+        (("a", "b", 3), ("a", "b", 3)),
+        ((2, FILENAME), (2, FILENAME)),
+        ((JSON_IN_VALUE, "a"), ()),
+        ((), ()),
+    ],
+)
+def test_unit_key(path: tuple[PathStep, ...], key: tuple[PathStep, ...]) -> None:
+    assert unit_key(path) == key
+
+
 def test_body_untouched_when_only_the_url_holds_data() -> None:
     compressed = gzip.compress(b"note=hello")
     r = req(compressed, FORM_TYPE, url=f"http://a.example/s?tel={PHONE}", content_encoding="gzip")
@@ -460,6 +511,16 @@ def test_findings_of_another_request_fail_closed(caplog: pytest.LogCaptureFixtur
         assert outcome.failed == findings
     for secret in SECRETS:
         assert secret not in caplog.text
+
+
+def test_a_value_inside_an_unrelated_field_does_not_block() -> None:
+    # A 13-digit timestamp that happens to contain the phone is not a phone (not reported),
+    # and redacting the phone elsewhere must not fail because of it.
+    r = req(f"ts={PHONE}23&tel={PHONE}".encode(), FORM_TYPE)
+    findings, outcome = scan_and_redact(r)
+    assert [f.location for f in findings] == ["form.tel"]
+    assert outcome.complete
+    assert r.raw_content == f"ts={PHONE}23&tel={PHONE_MASK}".encode()
 
 
 def test_binary_body_masks_in_place_but_refuses_length_changes() -> None:

@@ -56,16 +56,6 @@ _BODY_SOURCES = frozenset({"form", "json", "graphql", "ndjson", "multipart", "te
 _URL_SOURCES = frozenset({"path", "query"})
 _HEADER_SOURCES = frozenset({"header", "cookie"})
 _KNOWN_SOURCES = _BODY_SOURCES | _URL_SOURCES | _HEADER_SOURCES
-# Issues after which the body as parsed is not the whole body: it cannot be rewritten.
-_BODY_BLOCKERS = frozenset(
-    {
-        "body_unavailable",
-        "too_large",
-        "decompression_bomb",
-        "decompression_error",
-        "unknown_encoding",
-    }
-)
 _NAME_MARKERS = frozenset({KEY, FILENAME})
 
 UnitMap = dict[tuple[str, tuple[PathStep, ...]], Unit]

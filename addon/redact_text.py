@@ -107,13 +107,10 @@ def _structure_kind(text: str) -> str | None:
     children = expand_value(Field("v", text), max_depth=1)
     if not children:
         return None
-    return (
-        "url"
-        if children[0].path[0] == URL_BASE
-        else "form"
-        if (children[0].path[0] == FORM_IN_VALUE)
-        else None
-    )
+    first_step = children[0].path[0]
+    if first_step == URL_BASE:
+        return "url"
+    return "form" if first_step == FORM_IN_VALUE else None
 
 
 def _percent_value_view(text: str) -> View | None:

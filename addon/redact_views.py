@@ -141,8 +141,9 @@ class View:
 
     ``groups`` lists ``(raw_start, raw_end, dec_start, dec_end, kind)`` covering both texts in
     order; None means the texts are identical. ``encode(text, escaped, sample)`` writes
-    replacement text in the raw encoding, escaped or literal, following the style (hex case,
-    escape form) of ``sample``, the raw text it replaces.
+    replacement text in the raw encoding, escaped or literal, following the style of
+    ``sample``: the raw text it replaces (escape form, hex case), then a NUL and the raw text
+    around it (hex case when the replaced escapes show no letter).
     """
 
     raw: str

@@ -14,6 +14,7 @@ import json
 import queue
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +128,7 @@ class SseClient:
 
     def _read(self) -> None:
         name, data = "message", []
-        with contextlib.suppress(OSError, ValueError, http.client.HTTPException):
+        with contextlib.suppress(OSError, ValueError, AttributeError, http.client.HTTPException):
             while True:
                 line = self._resp.readline()
                 if not line:
@@ -146,8 +147,9 @@ class SseClient:
 
     def next(self, timeout: float = 5.0, *, skip_comments: bool = True) -> tuple[str, Any]:
         """The next event (comments skipped unless asked for); ``queue.Empty`` on timeout."""
+        deadline = time.monotonic() + timeout
         while True:
-            item = self.events.get(timeout=timeout)
+            item = self.events.get(timeout=max(0.0, deadline - time.monotonic()))
             if item[0] != "comment" or not skip_comments:
                 return item
 
@@ -156,8 +158,8 @@ class SseClient:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(5)  # the reader sees end of stream, then the connection is closed
         self._conn.close()
-        self._thread.join(5)
 
     def __exit__(self, *exc: object) -> None:
         self.close()

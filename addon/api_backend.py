@@ -25,8 +25,8 @@ from addon.api_events import EventHub
 from addon.api_site_policy import site_policy_view
 from addon.audit import AuditStore, AuditStoreError
 from addon.holds import ANSWERS, Answer, Held, HoldRegistry
-from addon.parties import registrable_domain
 from detectors.engine import Scanner
+from policies.domains import registrable_domain
 from policies.store import PolicyStore
 from policies.user_policy import (
     UserPolicyError,

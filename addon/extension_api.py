@@ -27,8 +27,9 @@ Options (``--set NAME=VALUE``):
                              needed).
 
 Fail-closed choices: a user policy file that does not load stops the proxy from starting (as any
-broken policy does; the message names the file and line); a request held when the proxy shuts
-down gets its fallback.
+broken policy does; the message names the file and line); once running, a policy option change
+is refused while it is broken (the policy in force stays, as a broken edit is on reload); a
+request held when the proxy shuts down gets its fallback.
 """
 
 from __future__ import annotations
@@ -162,10 +163,19 @@ class ExtensionApi:
             return
         user = user_policy_path()
         others = [p for p in store.paths if p.expanduser().resolve() != user.resolve()]
+        paths = (*others, user)
         try:
-            layered = PolicyStore([*others, user], optional={user})
+            layered = PolicyStore(paths, optional={user})
         except PolicyError as exc:
-            # Like any broken policy: refuse to run rather than run without the user's choices.
+            previous = self._layered
+            if previous is not None:
+                # Running already: the layered store in force stays (it holds the last good
+                # user file). When FormShield rebuilt the very same stack (mitmproxy rolling
+                # back the option change refused below), nothing changes: no second error.
+                shield.policies = previous
+                if previous.paths == paths:
+                    return
+            # Like any broken policy: refuse it rather than run without the user's choices.
             raise exceptions.OptionsError(
                 f"formshield: {exc} (the user policy file is written by the browser "
                 f"extension; fix it or delete {user} to start over)"

@@ -386,3 +386,25 @@ def test_pair_info_default_dir(data_dir: Path, caplog: pytest.LogCaptureFixture)
     text = pair_info()
     assert f"http://127.0.0.1:{DEFAULT_API_PORT}" in text
     assert (data_dir / TOKEN_FILE).exists()
+
+
+def test_broken_user_policy_at_run_time_keeps_the_policy_in_force(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    fs = FormShield()
+    api = ExtensionApi(fs)
+    user = data_dir / USER_POLICY_FILE
+    UserPolicyFile(user).apply("shop.test", SetRule("CN_PHONE", "third-party", Action.BLOCK))
+    with taddons.context(fs, api) as tctx:
+        tctx.configure(api, formshield_audit="off")
+        running = fs.policies
+        assert running is not None
+        user.write_text("rules: [\n")  # a broken hand edit
+        with pytest.raises(exceptions.OptionsError, match="user policy file"):
+            tctx.configure(api, formshield_policy=[str(ask_policy(tmp_path))])
+        # the option change was rolled back and the policy in force is the one that ran
+        assert tctx.options.formshield_policy == []
+        assert fs.policies is running
+        decision = running.policy.decide("shop.test", "t.example", "CN_PHONE", 1.0)
+        assert decision.action is Action.BLOCK
+        fs.done()

@@ -300,7 +300,7 @@ class FormShield:
         verdict = self._decide(request, result)
         if verdict.action == "ask" and not verdict.simulate:
             await self._ask(flow, verdict)
-        self._apply_http(flow, verdict)
+        await self._apply_http(flow, verdict)
         self._record(flow.id, request, verdict)
         self._notify(flow, verdict)
 
@@ -415,7 +415,7 @@ class FormShield:
 
     # --- acting ----------------------------------------------------------------------------
 
-    def _apply_http(self, flow: http.HTTPFlow, verdict: Verdict) -> None:
+    async def _apply_http(self, flow: http.HTTPFlow, verdict: Verdict) -> None:
         flow.metadata[METADATA_KEY] = verdict
         action = verdict.action
         if action == "allow":
@@ -430,20 +430,24 @@ class FormShield:
         elif action == "warn":
             verdict.applied = "warn"
         elif action == "redact":
-            verdict.applied = self._redact(flow, verdict)
+            verdict.applied = await self._redact(flow, verdict)
         else:
             verdict.applied = "block"
         if verdict.applied == "block":
             self._block(flow, verdict)
         self._mark(flow, verdict)
 
-    def _redact(self, flow: http.HTTPFlow, verdict: Verdict) -> str:
+    async def _redact(self, flow: http.HTTPFlow, verdict: Verdict) -> str:
         targets = [
             f
             for f, d in zip(verdict.findings, verdict.decisions, strict=True)
             if d.action in (Action.REDACT, Action.BLOCK, Action.ASK)
         ]
-        outcome = redact_request(flow.request, targets)
+        if len(flow.request.raw_content or b"") >= ctx.options.formshield_offload:
+            # Rewriting re-parses the body: as costly as scanning it, so off the loop likewise.
+            outcome = await asyncio.to_thread(redact_request, flow.request, targets)
+        else:
+            outcome = redact_request(flow.request, targets)
         if not outcome.complete:
             # A value we could not rewrite would leave in clear: fail closed.
             logger.warning(

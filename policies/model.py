@@ -8,7 +8,7 @@ traced back to one line of one policy file.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -79,9 +79,14 @@ class RuleRef:
     file: str
     line: int
     id: str
+    # The rendering, made once: verdicts name their rule on every request of the proxy.
+    label: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", f"{Path(self.file).name}:{self.line} ({self.id})")
 
     def __str__(self) -> str:
-        return f"{Path(self.file).name}:{self.line} ({self.id})"
+        return self.label
 
 
 BUILTIN_FILE = "<builtin>"

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ROUTER = ROOT / "tests" / "e2e" / "route_to_upstream.py"
 FORMSHIELD = ROOT / "addon" / "mitm_script.py"
 NAIVE = Path(__file__).with_name("naive_presidio_addon.py")
 MITMDUMP = Path(sys.executable).with_name("mitmdump")
@@ -47,16 +46,22 @@ CARD = "6222021234567890128"
 # --- the load -------------------------------------------------------------------------------
 
 
-def _raw(method: str, url: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+def _raw(upstream: str, method: str, url: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    """An absolute-form proxy request to the local upstream carrying ``url``'s host as Host.
+
+    mitmproxy and formshield take the destination from the Host header (``pretty_host``), so
+    the load looks like browsing named sites while every byte stays on 127.0.0.1.
+    """
     host = url.split("/")[2]
-    lines = [f"{method} {url} HTTP/1.1", f"Host: {host}"]
+    path = url.split(host, 1)[1]
+    lines = [f"{method} http://{upstream}{path} HTTP/1.1", f"Host: {host}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     if body or method == "POST":
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def browsing_mix(rng: random.Random, n: int) -> list[bytes]:
+def browsing_mix(rng: random.Random, n: int, upstream: str) -> list[bytes]:
     """Mostly GETs (pages, images, scripts, API reads), 15% small JSON posts, 5% PII forms."""
     out = []
     for i in range(n):
@@ -65,19 +70,19 @@ def browsing_mix(rng: random.Random, n: int) -> list[bytes]:
             path = rng.choice(["/", "/item/12345", "/static/app.js", "/img/a.png", "/api/cart"])
             query = f"?page={i % 7}&ts={1732812345678 + i}&sku=SKU{rng.randint(10000, 99999)}"
             host = rng.choice(["www.shop.test", "cdn.shop.test", "tracker.example"])
-            out.append(_raw("GET", f"http://{host}{path}{query}",
+            out.append(_raw(upstream, "GET", f"http://{host}{path}{query}",
                             {"Referer": "http://www.shop.test/", "Accept": "*/*"}))  # fmt: skip
         elif roll < 0.95:
             body = json.dumps({"event": "view", "item": rng.randint(1, 10**6), "ts": i}).encode()
-            out.append(_raw("POST", "http://tracker.example/collect",
+            out.append(_raw(upstream, "POST", "http://tracker.example/collect",
                             {"Origin": "http://www.shop.test", "Content-Type": "application/json"},
                             body))  # fmt: skip
         else:
-            out.append(pii_form(rng, i))
+            out.append(pii_form(rng, i, upstream))
     return out
 
 
-def pii_form(rng: random.Random, i: int) -> bytes:
+def pii_form(rng: random.Random, i: int, upstream: str) -> bytes:
     """A form post with an ID and a phone, to the page's own site or to a third party."""
     first_party = rng.random() < 0.5
     host = "www.shop.test" if first_party else "tracker.example"
@@ -87,13 +92,13 @@ def pii_form(rng: random.Random, i: int) -> bytes:
     )
     if rng.random() < 0.2:
         body += f"&card={CARD}"
-    return _raw("POST", f"http://{host}/order",
+    return _raw(upstream, "POST", f"http://{host}/order",
                 {"Origin": "http://www.shop.test",
                  "Content-Type": "application/x-www-form-urlencoded"}, body.encode())  # fmt: skip
 
 
-def forms_only(rng: random.Random, n: int) -> list[bytes]:
-    return [pii_form(rng, i) for i in range(n)]
+def forms_only(rng: random.Random, n: int, upstream: str) -> list[bytes]:
+    return [pii_form(rng, i, upstream) for i in range(n)]
 
 
 # --- processes ------------------------------------------------------------------------------
@@ -144,13 +149,10 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
     raise SystemExit(f"{what} did not start listening on {port}")
 
 
-def start_mitmdump(
-    config: str, upstream_port: int, workdir: Path
-) -> tuple[subprocess.Popen[bytes], int]:
+def start_mitmdump(config: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     args = [str(MITMDUMP), "-q", "--listen-host", "127.0.0.1", "--listen-port", str(port),
-            "--set", f"confdir={workdir / 'conf'}", "-s", str(ROUTER),
-            "--set", f"formshield_test_upstream=127.0.0.1:{upstream_port}"]  # fmt: skip
+            "--set", f"confdir={workdir / 'conf'}"]  # fmt: skip
     if config == "formshield":
         args += ["-s", str(FORMSHIELD), "--set", f"formshield_audit={workdir / config / 'a.db'}"]
     elif config == "naive-presidio":
@@ -233,17 +235,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-naive", action="store_true", help="skip the naive Presidio anchor")
     args = parser.parse_args(argv)
 
-    rng = random.Random(7)
-    loads = {"browsing": browsing_mix(rng, 4000), "forms": forms_only(rng, 2000)}
-    configs = ["bare", "formshield"] + ([] if args.no_naive else ["naive-presidio"])
     upstream_port = free_port()
+    target = f"127.0.0.1:{upstream_port}"
+    rng = random.Random(7)
+    loads = {
+        "browsing": browsing_mix(rng, 4000, target),
+        "forms": forms_only(rng, 2000, target),
+    }
+    configs = ["bare", "formshield"] + ([] if args.no_naive else ["naive-presidio"])
     upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM_CODE, str(upstream_port)])
     results: dict[tuple[str, str], Result] = {}
     try:
         wait_listening(upstream_port, upstream, "upstream")
         with tempfile.TemporaryDirectory() as tmp:
             for config in configs:
-                proc, port = start_mitmdump(config, upstream_port, Path(tmp))
+                proc, port = start_mitmdump(config, Path(tmp))
                 try:
                     for load, reqs in loads.items():
                         results[(config, load)] = run_load(port, reqs, args.seconds,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 PathStep = str | int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Field:
     """One value of a request, decoded from its container (query, form, JSON, multipart, ...).
 
@@ -26,6 +26,11 @@ class Field:
     ``labels`` are extra context words (e.g. a multipart part's filename or a form label).
     ``encodings`` are the container-level decodings already applied, outermost first
     (e.g. ``("gzip", "gb18030")``).
+
+    Treat a field as immutable (derive new ones with :func:`dataclasses.replace`); it is hashable
+    and compares by value. It is not declared ``frozen`` on purpose: a big request yields tens of
+    thousands of fields, and a frozen dataclass's ``__init__`` (one ``object.__setattr__`` per
+    attribute) costs about 4x a plain one (2.4 us instead of 0.6 us per field).
     """
 
     location: str

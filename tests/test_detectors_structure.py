@@ -76,6 +76,17 @@ def test_json_fields(doc: object, expected: list[tuple[str, str, tuple[PathStep,
     assert rows(list(json_fields(doc))) == expected
 
 
+@pytest.mark.parametrize(
+    "number",
+    [0, -7, 13800001112, 2**70, 1.5, -0.0, 1e-7, 1e100, 0.1 + 0.2, float("inf"), float("nan")],
+)
+def test_json_number_leaves_are_written_as_json_writes_them(number: float) -> None:
+    # In a dict, in a list and at the top level (each walked by its own branch).
+    for doc in ({"n": number}, [number], number):
+        (f,) = json_fields(doc)
+        assert f.value == json.dumps(number)
+
+
 def test_json_fields_names_labels_encodings() -> None:
     (f,) = json_fields(
         {"u": {"tel": PHONE}},

@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
@@ -44,6 +44,7 @@ _HAS_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _ASCII_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_NON_LETTER = re.compile(r"[^A-Za-z]+")
 
 
 class HasContext(Protocol):
@@ -58,6 +59,25 @@ class ContextIndex:
 
     ascii: frozenset[str]
     cjk: tuple[str, ...]
+    # Any ASCII keyword as a substring of a text's lower-case letters (see may_occur_in).
+    _ascii_re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+
+    def may_occur_in(self, text: str, letters: str | None = None) -> bool:
+        """Cheap necessary condition for :func:`keyword_before` to find a keyword in ``text``.
+
+        True when a CJK keyword occurs in ``text`` or an ASCII keyword occurs in its lower-case
+        ASCII letters with everything else removed (``letters``, from :func:`ascii_letters`,
+        may be passed in when several indexes are asked about the same text): a keyword that
+        :func:`field_name_words` finds is a run of adjacent letter parts, so it is a substring
+        of those letters.
+        """
+        if self.cjk and _HAS_CJK.search(text) and any(k in text for k in self.cjk):
+            return True
+        if self._ascii_re is None:
+            return False
+        if letters is None:
+            letters = ascii_letters(text)
+        return bool(letters) and self._ascii_re.search(letters) is not None
 
     def matches_words(self, words: Iterable[str]) -> bool:
         """True when a word equals an ASCII keyword or contains a CJK keyword."""
@@ -85,7 +105,14 @@ def keyword_index(keywords: tuple[str, ...]) -> ContextIndex:
             compact = _NON_ALNUM.sub("", keyword.lower())
             if compact:
                 ascii_words.add(compact)
-    return ContextIndex(frozenset(ascii_words), tuple(dict.fromkeys(cjk)))
+    words = sorted(ascii_words, key=lambda w: (-len(w), w))
+    pattern = re.compile("|".join(re.escape(w) for w in words)) if words else None
+    return ContextIndex(frozenset(ascii_words), tuple(dict.fromkeys(cjk)), pattern)
+
+
+def ascii_letters(text: str) -> str:
+    """The ASCII letters of ``text``, lower-cased, everything else removed."""
+    return _NON_LETTER.sub("", text).lower() if _ASCII_LETTER.search(text) else ""
 
 
 def index_of(recognizer: HasContext) -> ContextIndex:
@@ -137,13 +164,17 @@ def keyword_before(text: str, start: int, recognizer: HasContext, window: int = 
     A window edge inside an ASCII word is moved back to the word's start, so a cut never turns
     ``hotel`` into ``tel``.
     """
+    return has_keyword_before(text, start, index_of(recognizer), window)
+
+
+def has_keyword_before(text: str, start: int, index: ContextIndex, window: int = WINDOW) -> bool:
+    """:func:`keyword_before` with a prepared :class:`ContextIndex` (the scanner's hot path)."""
     if start <= 0:
         return False
     first = max(0, start - window)
     while first > 0 and text[first - 1].isascii() and text[first - 1].isalpha():
         first -= 1
     segment = text[first:start]
-    index = index_of(recognizer)
     if index.cjk and _HAS_CJK.search(segment) and any(k in segment for k in index.cjk):
         return True
     if index.ascii and _ASCII_LETTER.search(segment):

@@ -31,6 +31,7 @@ __all__ = [
     "decode_layers",
     "decode_percent",
     "decode_unicode_escapes",
+    "may_be_encoded",
     "percent_decode_bytes",
     "plausible_text",
     "unescape_numeric_refs",
@@ -263,14 +264,17 @@ DECODERS: tuple[tuple[str, Callable[[str], str | None]], ...] = (
 )
 
 
-def _maybe_encoded(value: str) -> bool:
+def may_be_encoded(value: str) -> bool:
     """The ~1 µs gate: can any decoder possibly apply to ``value``?"""
     return (
         "%" in value
         or "&" in value
         or "\\" in value
-        or (len(value) >= MIN_BASE64_LEN and _b64_candidate(value))
+        or (len(value) >= MIN_BASE64_LEN and value.isascii() and _b64_candidate(value))
     )
+
+
+_maybe_encoded = may_be_encoded
 
 
 def decode_layers(value: str, max_depth: int = 3) -> list[tuple[str, tuple[str, ...]]]:

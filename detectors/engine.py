@@ -7,26 +7,42 @@ objects a plain ``AnalyzerEngine`` uses, see :mod:`detectors.registry`) but driv
 1. each field value is expanded when it holds structured data (JSON, urlencoded) and decoded
    through up to three layers of value encodings (percent, base64, HTML references, escapes),
    see :mod:`detectors.decoders` and :mod:`detectors.structure`;
-2. a cheap combined pre-check (:func:`detectors.recognizers.has_candidate`) skips the vast
-   majority of values that cannot hold anything;
+2. each text is routed to the recognizers whose shape it has (the gates of
+   :class:`~detectors.recognizers.base.CnPatternRecognizer`: a text of digits only by its
+   length, other texts by one combined pre-check and then per-recognizer checks); a recognizer
+   whose matches all need context (passports, permits, HK/TW IDs, 15-digit IDs, 13-digit card
+   numbers) runs only when the field name, its labels or the text hold one of its keywords.
+   Most values (order numbers, timestamps, amounts, names) reach no recognizer at all;
 3. the recognizers run without NLP artifacts; context comes from the field's name and labels
    and from keywords just before a match (:mod:`detectors.context`), not from lemmas;
 4. overlapping results are resolved (the highest score wins, then the longest span), and the
    same value found again in a decoded variant of the same field is reported once.
+
+Recognizers that are not formshield's own (``recognizers=`` with any Presidio
+``EntityRecognizer``) have no gates: they run on every text, through ``analyze``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Collection, Iterable, Sequence
+from typing import NamedTuple
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from detectors.context import apply_context, words_of_labels
-from detectors.decoders import decode_layers
+from detectors.context import (
+    ContextIndex,
+    ascii_letters,
+    boosted,
+    has_keyword_before,
+    index_of,
+    words_of_labels,
+)
+from detectors.decoders import MIN_BASE64_LEN, decode_layers, may_be_encoded
 from detectors.masking import mask
 from detectors.model import Field, Finding
-from detectors.recognizers import has_candidate
+from detectors.recognizers.base import CnPatternRecognizer, to_halfwidth
 from detectors.registry import formshield_recognizers
 from detectors.structure import expand_value
 
@@ -35,6 +51,95 @@ DEFAULT_MIN_SCORE = 0.5
 MAX_DECODE_LAYERS = 3
 # Nesting of structured values inside values (a JSON string holding a form holding JSON ...).
 MAX_EXPAND_DEPTH = 4
+# Field names/labels whose context is remembered (they repeat across the records of a body).
+_CONTEXT_CACHE_SIZE = 4096
+# A value can hold structure (JSON, a form, a URL with a query) only with one of these.
+_STRUCTURE_HINT = re.compile(r"[=\[{]")
+# A value needs any work at all (a candidate, an encoding, structure) only with one of these
+# characters (full-width digits and "@" included) or when it may be base64 (see decoders).
+_WORK_HINT = re.compile(r"[0-9%&\\=@{\[\uff10-\uff19\uff20]")
+# Every gate of formshield's recognizers implies this (on the half-width text), with the
+# recognizers' own guards: ten digits in a row not glued to a letter or digit (cards, phones,
+# IDs), 15 or 18 characters of an ID after a non-digit (IDs may follow a letter: "sfz110105..."),
+# two digits with at most five of " ()+-" between them (grouped numbers), one or two letters
+# and 6-10 digits (passports, permits, HK/TW IDs; the letter class adds the four non-ASCII
+# letters that IGNORECASE lets [A-Z] match) or an "@". Order numbers such as
+# "DD2020110820493559387" fail it. It starts with a character class, so re skips to candidate
+# characters in C; a property test checks that it never hides a match.
+_LETTER = "A-Za-z\u0130\u0131\u017f\u212a"
+_NATIVE_PREFILTER = re.compile(
+    rf"[0-9@{_LETTER}](?:"
+    r"(?<=[0-9])(?:(?<![0-9A-Za-z][0-9])[0-9]{9}"
+    r"|(?<![0-9][0-9])(?:[0-9]{14}(?![0-9Xx])|[0-9]{16}[0-9Xx](?![0-9]))"
+    r"|[ ()+\-]{1,5}[0-9])"
+    r"|(?<=@)"
+    rf"|(?<=[{_LETTER}])(?<![0-9{_LETTER}][{_LETTER}])[{_LETTER}]?[0-9]{{6,10}}(?![0-9]))"
+)
+
+
+class _Route:
+    """One recognizer and its gates, prepared once per Scanner."""
+
+    __slots__ = (
+        "digit_lengths",
+        "digits_check",
+        "entities",
+        "family",
+        "index",
+        "keywords",
+        "label",
+        "native",
+        "needs_context",
+        "position",
+        "quick",
+        "recognizer",
+        "solo",
+        "solo_digit_lengths",
+        "solo_digits_check",
+    )
+
+    def __init__(
+        self,
+        recognizer: EntityRecognizer,
+        entities: list[str],
+        position: int,
+        min_score: float,
+    ) -> None:
+        self.recognizer = recognizer
+        self.entities = entities
+        self.position = position
+        self.label = type(recognizer).__name__
+        self.keywords: ContextIndex = index_of(recognizer)
+        # Only formshield's own pattern recognizers declare gates (and keep their own entity).
+        self.native = isinstance(recognizer, CnPatternRecognizer)
+        if isinstance(recognizer, CnPatternRecognizer):
+            cls = type(recognizer)
+            self.family: re.Pattern[str] | None = cls.FAMILY_CHECK
+            self.quick: re.Pattern[str] | None = cls.QUICK_CHECK
+            self.solo: re.Pattern[str] | None = cls.SOLO_CHECK
+            self.digit_lengths = cls.DIGIT_LENGTHS
+            self.solo_digit_lengths = cls.SOLO_DIGIT_LENGTHS
+            self.digits_check: re.Pattern[str] | None = cls.DIGITS_CHECK
+            self.solo_digits_check: re.Pattern[str] | None = cls.SOLO_DIGITS_CHECK
+            # Matches that do not fit the solo gate score at most WEAK_MAX_SCORE before context:
+            # below the threshold they can only be reported with context.
+            self.needs_context = min_score > cls.WEAK_MAX_SCORE
+        else:
+            self.family = self.quick = self.solo = None
+            self.digit_lengths = self.solo_digit_lengths = None
+            self.digits_check = self.solo_digits_check = None
+            self.needs_context = False
+
+
+class _Hit(NamedTuple):
+    """A result after context: span in the text, score, entity, recognizer, context seen."""
+
+    start: int
+    end: int
+    score: float
+    entity: str
+    recognizer: str
+    context: bool
 
 
 class Scanner:
@@ -43,8 +148,10 @@ class Scanner:
     ``entities`` restricts the entity types reported (default: every type the recognizers
     support); ``min_score`` is the reporting threshold (0.5: candidates that need context score
     0.3 and reach it only with context). ``recognizers`` replaces the default set, e.g. to add
-    a custom Presidio recognizer. A Scanner is immutable after construction and safe to share
-    between threads.
+    a custom Presidio recognizer. Building a Scanner loads every lazy table the recognizers use
+    (public suffixes, GB/T 2260 counties), so the first request is not slower than the others.
+    A Scanner does not change after construction (apart from an internal cache of field-name
+    context) and is safe to share between threads.
     """
 
     def __init__(
@@ -57,12 +164,32 @@ class Scanner:
         chosen = list(recognizers) if recognizers is not None else formshield_recognizers()
         wanted = set(entities) if entities is not None else None
         self.min_score = min_score
-        self._recognizers: list[tuple[EntityRecognizer, list[str]]] = []
+        self._routes: list[_Route] = []
         for recognizer in chosen:
             supported = [e for e in recognizer.supported_entities if wanted is None or e in wanted]
             if supported:
-                self._recognizers.append((recognizer, supported))
-        self.entities = frozenset(e for _, ents in self._recognizers for e in ents)
+                self._routes.append(_Route(recognizer, supported, len(self._routes), min_score))
+        self.entities = frozenset(e for r in self._routes for e in r.entities)
+        self._gated = True  # tests turn routing off to compare against running everything
+        # formshield's recognizers share a prefilter; any other recognizer runs on every text.
+        self._prefilter = (
+            _NATIVE_PREFILTER if all(r.native and r.quick for r in self._routes) else None
+        )
+        # Digits-only texts: routes per length (a dict lookup instead of regex gates), each
+        # with whether it may be strong at that length.
+        self._by_length: dict[int, tuple[tuple[_Route, bool], ...]] = {}
+        self._digits_routed = all(r.digit_lengths is not None for r in self._routes)
+        if self._digits_routed:
+            lengths = {n for r in self._routes for n in (r.digit_lengths or ())}
+            self._by_length = {
+                n: tuple(
+                    (r, n in (r.solo_digit_lengths or ()))
+                    for r in self._routes
+                    if n in (r.digit_lengths or ())
+                )
+                for n in lengths
+            }
+        self._context_cache: dict[tuple[str | None, tuple[str, ...]], tuple[bool, ...]] = {}
 
     def scan_text(
         self, text: str, *, location: str = "text", name: str | None = None
@@ -73,25 +200,74 @@ class Scanner:
     def scan_fields(self, fields: Iterable[Field]) -> list[Finding]:
         """Scan every field; findings come in field order, then by position."""
         findings: list[Finding] = []
+        # Most values of a big body (ids, timestamps, amounts, names, statuses, remarks) hold
+        # nothing to decode, expand or recognize: the common cases are decided inline.
+        work = _WORK_HINT.search
+        prefilter = self._prefilter.search if self._prefilter is not None else None
+        by_length = self._by_length if self._digits_routed and self._gated else None
         for field in fields:
-            self._scan_field(field, findings, depth=0, base=len(field.encodings))
+            value = field.value
+            if not value:
+                continue
+            if by_length is not None and value.isdigit() and value.isascii():
+                # Digits only: never encoded or structured; routed by length.
+                if len(value) in by_length:
+                    self._plain(field, value, value, findings)
+                continue
+            if work(value) is None:
+                # No digit, "@", escape or structure character: only base64 is possible.
+                if len(value) >= MIN_BASE64_LEN and may_be_encoded(value):
+                    self._scan_field(field, findings, 0, len(field.encodings))
+                continue
+            if may_be_encoded(value) or _STRUCTURE_HINT.search(value) is not None:
+                self._scan_field(field, findings, 0, len(field.encodings))
+                continue
+            normal = value if value.isascii() else to_halfwidth(value)
+            if prefilter is None or prefilter(normal) is not None:
+                self._plain(field, value, normal, findings)
         return findings
+
+    def _plain(self, field: Field, value: str, normal: str, out: list[Finding]) -> None:
+        """Scan a value that needs no decoding or expansion (``normal``: half-width)."""
+        routes = self._routes_for(field, normal)
+        if routes:
+            hits = self._run(field, value, normal, routes)
+            if hits:
+                self._report(
+                    field,
+                    value,
+                    hits,
+                    encodings=field.encodings,
+                    base=len(field.encodings),
+                    out=out,
+                    seen=None,
+                )
+
+    # --- fields, variants, structure -------------------------------------------------------
 
     def _scan_field(self, field: Field, out: list[Finding], depth: int, base: int) -> None:
         """Scan ``field``; ``base`` is how many of its encodings are the request container's
         (the rest, added while decoding and expanding values, are reported as value encodings)."""
-        if not field.value:
+        value = field.value
+        decoded = decode_layers(value, MAX_DECODE_LAYERS)
+        if not decoded:
+            # The common case: a plain value (one variant, nothing to deduplicate across).
+            if depth < MAX_EXPAND_DEPTH and _STRUCTURE_HINT.search(value):
+                children = expand_value(field)
+                if children:
+                    for child in children:
+                        self._scan_field(child, out, depth + 1, base)
+                    return
+            self._scan_text(field, value, field.encodings, base, out, seen=None)
             return
         seen: set[tuple[str, str]] = set()
-        words: list[str] | None = None
-        variants = [(field.value, ()), *decode_layers(field.value, MAX_DECODE_LAYERS)]
-        for text, chain in variants:
+        for text, chain in [(value, ()), *decoded]:
             current = (
                 field
                 if not chain
                 else dataclasses.replace(field, value=text, encodings=(*field.encodings, *chain))
             )
-            if depth < MAX_EXPAND_DEPTH:
+            if depth < MAX_EXPAND_DEPTH and _STRUCTURE_HINT.search(text):
                 # Structured data inside the value (a JSON payload in a form field, a form
                 # inside base64): scan its leaves with their own names as context.
                 children = expand_value(current)
@@ -99,55 +275,212 @@ class Scanner:
                     for child in children:
                         self._scan_field(child, out, depth + 1, base)
                     continue
-            if not has_candidate(text):
-                continue
-            if words is None:
-                words = words_of_labels((field.name or "", *field.labels))
-            for result, recognizer in self._analyze(text, words):
-                value = text[result.start : result.end]
-                key = (result.entity_type, value)
-                if key in seen:
-                    continue
-                seen.add(key)
-                out.append(
-                    Finding(
-                        entity_type=result.entity_type,
-                        score=result.score,
-                        location=field.location,
-                        masked=mask(result.entity_type, value),
-                        value=value,
-                        start=result.start,
-                        end=result.end,
-                        field_name=field.name,
-                        encodings=current.encodings,
-                        value_encodings=current.encodings[base:],
-                        recognizer=recognizer,
-                        source=field.source,
-                        path=field.path,
-                    )
-                )
+            self._scan_text(field, text, current.encodings, base, out, seen=seen)
 
-    def _analyze(self, text: str, words: list[str]) -> list[tuple[RecognizerResult, str]]:
-        """Run every recognizer on ``text``; return non-overlapping results above threshold."""
-        candidates: list[tuple[RecognizerResult, str]] = []
-        for recognizer, entities in self._recognizers:
-            # No NLP artifacts: our recognizers need none (Presidio annotates the parameter
-            # as required but its pattern recognizers accept None).
-            results = recognizer.analyze(text, entities, None)  # type: ignore[arg-type]
-            if not results:
+    def _scan_text(
+        self,
+        field: Field,
+        text: str,
+        encodings: tuple[str, ...],
+        base: int,
+        out: list[Finding],
+        *,
+        seen: set[tuple[str, str]] | None,
+    ) -> None:
+        """Append the findings of one (decoded) text of ``field`` to ``out``.
+
+        ``seen`` holds ``(entity, value)`` already reported for this field (None: a new set).
+        """
+        self._report(
+            field,
+            text,
+            self._analyze(field, text),
+            encodings=encodings,
+            base=base,
+            out=out,
+            seen=seen,
+        )
+
+    @staticmethod
+    def _report(
+        field: Field,
+        text: str,
+        hits: list[_Hit],
+        *,
+        encodings: tuple[str, ...],
+        base: int,
+        out: list[Finding],
+        seen: set[tuple[str, str]] | None,
+    ) -> None:
+        """Append a finding per hit, skipping values ``seen`` before in the same field."""
+        if not hits:
+            return
+        if seen is None:
+            seen = set()
+        for hit in hits:
+            value = text[hit.start : hit.end]
+            key = (hit.entity, value)
+            if key in seen:
                 continue
-            if any(r.score < 1.0 for r in results):
-                results = apply_context(recognizer, text, results, words)
-            candidates.extend((r, type(recognizer).__name__) for r in results if r.score >= self.min_score)
-        if len(candidates) <= 1:
-            return candidates
-        # Highest score first, then the longest span: a 19-digit card beats a phone-shaped
-        # piece of it, a validated ID beats a passport-shaped guess.
-        candidates.sort(key=lambda c: (-c[0].score, -(c[0].end - c[0].start), c[0].start))
-        kept: list[tuple[RecognizerResult, str]] = []
-        for cand in candidates:
-            r = cand[0]
-            if all(r.end <= k.start or r.start >= k.end for k, _ in kept):
-                kept.append(cand)
-        kept.sort(key=lambda c: c[0].start)
-        return kept
+            seen.add(key)
+            out.append(
+                Finding(
+                    entity_type=hit.entity,
+                    score=hit.score,
+                    location=field.location,
+                    masked=mask(hit.entity, value),
+                    value=value,
+                    start=hit.start,
+                    end=hit.end,
+                    field_name=field.name,
+                    encodings=encodings,
+                    value_encodings=encodings[base:],
+                    recognizer=hit.recognizer,
+                    source=field.source,
+                    path=field.path,
+                )
+            )
+
+    # --- routing and recognizers -----------------------------------------------------------
+
+    def _routes_for(self, field: Field, normal: str) -> list[tuple[_Route, bool]]:
+        """The recognizers ``normal`` (a half-width text of ``field``) needs, each with whether
+        its matches there may be reported without context ("strong")."""
+        if not self._gated:
+            return [(r, True) for r in self._routes]
+        if self._digits_routed and normal.isdigit() and normal.isascii():
+            return self._digit_routes(field, normal)
+        if self._prefilter is not None and self._prefilter.search(normal) is None:
+            return []
+        routes = []
+        families: dict[re.Pattern[str], bool] = {}
+        for route in self._routes:
+            family = route.family
+            if family is not None:
+                passed = families.get(family)
+                if passed is None:
+                    passed = families[family] = family.search(normal) is not None
+                if not passed:
+                    continue
+            quick = route.quick
+            if quick is not None and quick.search(normal) is None:
+                continue
+            solo = route.solo
+            strong = solo is not None and (solo is quick or solo.search(normal) is not None)
+            routes.append((route, strong))
+        weak = [r for r, strong in routes if not strong and r.needs_context]
+        if not weak:
+            return routes
+        # Matches of these routes are reported only with context: keep them only when the
+        # field's name/labels or the text itself hold one of their keywords.
+        named = self._name_context(field)
+        letters: str | None = None
+        keep: list[tuple[_Route, bool]] = []
+        for route, strong in routes:
+            if strong or not route.needs_context or named[route.position]:
+                keep.append((route, strong))
+                continue
+            if letters is None:
+                letters = ascii_letters(normal)
+            if route.keywords.may_occur_in(normal, letters):
+                keep.append((route, strong))
+        return keep
+
+    def _digit_routes(self, field: Field, digits: str) -> list[tuple[_Route, bool]]:
+        """:meth:`_routes_for` a text of ASCII digits only: by its length, then the finer
+        checks; a route whose matches need context keeps them only when the field's name or
+        labels give it (the text itself holds no keyword)."""
+        entries = self._by_length.get(len(digits))
+        if not entries:
+            return []
+        routes: list[tuple[_Route, bool]] = []
+        named: tuple[bool, ...] | None = None
+        for route, solo_length in entries:
+            check = route.digits_check
+            if check is not None and check.fullmatch(digits) is None:
+                continue
+            solo = route.solo_digits_check
+            strong = solo_length and (solo is None or solo.fullmatch(digits) is not None)
+            if not strong and route.needs_context:
+                if named is None:
+                    named = self._name_context(field)
+                if not named[route.position]:
+                    continue
+            routes.append((route, strong))
+        return routes
+
+    def _name_context(self, field: Field) -> tuple[bool, ...]:
+        """Per route: does the field's name or one of its labels hold one of its keywords?"""
+        key = (field.name, field.labels)
+        cached = self._context_cache.get(key)
+        if cached is None:
+            words = words_of_labels((field.name or "", *field.labels))
+            cached = tuple(bool(words) and r.keywords.matches_words(words) for r in self._routes)
+            if len(self._context_cache) >= _CONTEXT_CACHE_SIZE:
+                self._context_cache.clear()
+            self._context_cache[key] = cached
+        return cached
+
+    def _analyze(self, field: Field, text: str) -> list[_Hit]:
+        """Run the routed recognizers on ``text``; non-overlapping results above threshold."""
+        normal = text if text.isascii() else to_halfwidth(text)
+        routes = self._routes_for(field, normal)
+        if not routes:
+            return []
+        return self._run(field, text, normal, routes)
+
+    def _run(
+        self, field: Field, text: str, normal: str, routes: list[tuple[_Route, bool]]
+    ) -> list[_Hit]:
+        """Run ``routes`` on ``text`` (half-width ``normal``), apply context, resolve overlaps."""
+        named: tuple[bool, ...] | None = None
+        hits: list[_Hit] = []
+        for route, _strong in routes:
+            for start, end, raw, entity, enhanced in _matches(route, text, normal):
+                score = raw
+                context = False
+                if score < 1.0 and not enhanced:
+                    if named is None:
+                        named = self._name_context(field)
+                    context = named[route.position] or has_keyword_before(
+                        text, start, route.keywords
+                    )
+                    if context:
+                        score = boosted(score)
+                if score >= self.min_score:
+                    hits.append(_Hit(start, end, score, entity, route.label, context))
+        if len(hits) <= 1:
+            return hits
+        return _resolve(hits)
+
+
+def _matches(route: _Route, text: str, normal: str) -> list[tuple[int, int, float, str, bool]]:
+    """``(start, end, score, entity, context already applied)`` of one recognizer on a text
+    (``normal`` is its half-width form, which formshield's recognizers read)."""
+    recognizer = route.recognizer
+    if isinstance(recognizer, CnPatternRecognizer):
+        entity = route.entities[0]
+        return [
+            (start, end, score, entity, False) for start, end, score, _ in recognizer.find(normal)
+        ]
+    # No NLP artifacts: pattern recognizers accept None (Presidio annotates the parameter as
+    # required). A recognizer that applied context itself says so in its metadata.
+    results = recognizer.analyze(text, route.entities, None)  # type: ignore[arg-type]
+    key = RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY
+    return [
+        (r.start, r.end, r.score, r.entity_type, bool((r.recognition_metadata or {}).get(key)))
+        for r in results
+    ]
+
+
+def _resolve(hits: list[_Hit]) -> list[_Hit]:
+    """Non-overlapping hits in text order: the highest score wins, then the longest span
+    (a 19-digit card beats a phone-shaped piece of it, a validated ID beats a passport-shaped
+    guess)."""
+    hits.sort(key=lambda h: (-h.score, -(h.end - h.start), h.start))
+    kept: list[_Hit] = []
+    for hit in hits:
+        if all(hit.end <= k.start or hit.start >= k.end for k in kept):
+            kept.append(hit)
+    kept.sort(key=lambda h: h.start)
+    return kept

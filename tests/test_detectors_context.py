@@ -14,6 +14,7 @@ from detectors.context import (
     boosted,
     context_matches,
     field_name_words,
+    index_of,
     keyword_before,
     keyword_index,
     words_of_labels,
@@ -174,3 +175,23 @@ CN_PII_WORDS = [
 )
 def test_cn_pii_context_words(recognizer: object, name: str) -> None:
     assert context_matches(recognizer, field_name_words(name))  # type: ignore[arg-type]
+
+
+_CONTEXT_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from(
+            ["身份证号：", "Mobile phone: ", "tel:", "hotel ", "ID_card no ", "bank-Card",
+             "passportNo=", "护照", "x", " ", "-", "_", "1", "CreditCard"]
+        ),
+        st.text("abcdeilnoprstACDIMNPT_-: 0123", max_size=6),
+    ),
+    max_size=6,
+).map("".join)  # fmt: skip
+
+
+@given(_CONTEXT_TEXT, st.sampled_from([PHONE, ID, CARD, PASSPORT]))
+def test_may_occur_in_is_implied_by_keyword_before(text: str, recognizer: object) -> None:
+    # The scanner skips context-only recognizers when may_occur_in says no keyword can be there.
+    text += "13812345678"
+    if keyword_before(text, len(text) - 11, recognizer):  # type: ignore[arg-type]
+        assert index_of(recognizer).may_occur_in(text)  # type: ignore[arg-type]

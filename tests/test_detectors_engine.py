@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 from stdnum.cn import ric
 
 from detectors.engine import Scanner
-from detectors.model import Field
+from detectors.model import Field, Finding
+from detectors.recognizers.base import to_halfwidth
+from detectors.registry import formshield_recognizers
+from tests.test_recognizers_gates import TEXTS
 
 ID = "11010519491231002X"  # GB 11643-1999 annex example
 ID2 = "360426199101010071"
@@ -177,3 +180,73 @@ def test_wrong_check_character_is_not_an_id(rid: str, how: str) -> None:
 
 
 _SHARED = Scanner()
+
+
+# --- routing ----------------------------------------------------------------------------------
+
+
+def _ungated() -> Scanner:
+    scanner = Scanner()
+    scanner._gated = False  # every recognizer on every text: the reference for routing
+    return scanner
+
+
+_UNGATED = _ungated()
+_NAMES = st.sampled_from(
+    [None, "remark", "idNo", "tel", "passport", "hkid", "twId", "cardNo", "hxzh", "orderNo"]
+)
+
+
+def _rows(findings: list[Finding]) -> list[tuple[str, str, int, int, float, str]]:
+    return [
+        (f.location, f.entity_type, f.start, f.end, round(f.score, 6), f.value) for f in findings
+    ]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(TEXTS, _NAMES), min_size=1, max_size=3))
+def test_routing_never_changes_findings(values: list[tuple[str, str | None]]) -> None:
+    fields = [Field(f"form.f{i}", text, name=name) for i, (text, name) in enumerate(values)]
+    assert _rows(_SHARED.scan_fields(fields)) == _rows(_UNGATED.scan_fields(fields))
+
+
+@pytest.mark.parametrize(
+    "value, name",
+    [
+        ("1732812345678", "ts"),  # 13-digit ms timestamp: card-shaped only with context
+        ("DD2020110820493559387", "orderNo"),  # digits glued to letters, too long for an ID
+        ("202305240226197535", "orderNo"),  # 18 digits without a date at the ID's place
+        ("20230524022619753513", "orderNo"),  # 20 digits: no identifier is that long
+        ("E12345678", "orderNo"),  # passport shape, no passport context
+        ("河北省张家港县璧山东莞街g座 958589", "address"),  # a postcode
+        ("4766.02", "amount"),
+    ],
+)
+def test_hard_negatives_reach_no_recognizer(value: str, name: str) -> None:
+    field = Field("json.x", value, name=name)
+    assert _SHARED._routes_for(field, to_halfwidth(value)) == []
+    assert _SHARED.scan_fields([field]) == []
+
+
+@pytest.mark.parametrize(
+    "value, name",
+    [
+        ("E202304112158194876", "orderNo"),  # "E" + 18 digits: an ID after a letter is possible
+        ("6217001234567890", "orderNo"),  # Luhn-invalid card shape without context
+        ("2024-11-28 12:34:56", "createdAt"),
+    ],
+)
+def test_look_alikes_that_are_routed_are_not_reported(value: str, name: str) -> None:
+    assert _SHARED.scan_fields([Field("json.x", value, name=name)]) == []
+
+
+def test_custom_presidio_recognizer_runs_without_gates() -> None:
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    employee = PatternRecognizer("EMPLOYEE_ID", patterns=[Pattern("emp", r"EMP-[0-9]{4}", 0.9)])
+    scanner = Scanner(recognizers=[employee, *formshield_recognizers()])
+    findings = scanner.scan_text(f"EMP-1234 {PHONE}", name="x")
+    assert [(f.entity_type, f.value) for f in findings] == [
+        ("EMPLOYEE_ID", "EMP-1234"),
+        ("CN_PHONE", PHONE),
+    ]

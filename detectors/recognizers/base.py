@@ -9,7 +9,13 @@ scanning many short form values:
   characters), so match offsets index the caller's text unchanged.
 - Patterns are compiled once with the standard ``re`` module and guarded by ``(?<![0-9])`` style
   look-arounds (never ``\\b``: CJK characters are word characters to ``re``).
-- A cheap ``QUICK_CHECK`` regex skips values that cannot match before any pattern runs.
+- Cheap gates tell a scanner which recognizers a text needs (see :mod:`detectors.engine`):
+  ``QUICK_CHECK`` must find something in every text any pattern could match; ``SOLO_CHECK``
+  finds the shapes that may score above ``WEAK_MAX_SCORE`` without context (None: every match
+  needs context); ``DIGIT_LENGTHS`` / ``SOLO_DIGIT_LENGTHS`` say the same for a text made only
+  of ASCII digits by its length alone (the most common candidate: ids, timestamps, phones),
+  refined by ``DIGITS_CHECK``.
+  Gates run on the half-width text. Property tests check that a gate never skips a match.
 - Per-match scoring goes through :meth:`CnPatternRecognizer.score_candidate`, which by default
   follows Presidio's convention (``validate_result`` True -> 1.0, False -> dropped, None -> the
   pattern's score; ``invalidate_result`` True -> dropped) and may be overridden for graded scores.
@@ -42,6 +48,11 @@ _WIDE_RE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(_HAL
 
 # Any ASCII or full-width digit: every numeric recognizer needs at least one.
 DIGIT_RE = re.compile(r"[0-9\uff10-\uff19]")
+# The family of letter-led identifiers (passports, home-return permits, HK and Taiwan IDs): one
+# or two letters not glued to a letter or digit before them, then 6 to 10 digits and no more
+# (HKID: 6 + check; TW ID: 9; passport: 8, or 7 after a second letter; permit: 8 or 10).
+# Order numbers like "E2023041121581948" (18 digits) fail it. IGNORECASE as their patterns.
+LETTER_ID_FAMILY = re.compile(r"[A-Z](?<![0-9A-Za-z][A-Z])[A-Z]?[0-9]{6,10}(?![0-9])", re.I)
 
 
 def to_halfwidth(text: str) -> str:
@@ -81,8 +92,25 @@ class CnPatternRecognizer(PatternRecognizer):
     PATTERNS: ClassVar[list[Pattern]] = []
     CONTEXT: ClassVar[list[str]] = []
     FLAGS: ClassVar[int] = 0
-    # Must find something in every text any pattern could match; None runs the patterns always.
+    # Must find something in every (half-width) text any pattern could match; None runs the
+    # patterns always.
     QUICK_CHECK: ClassVar[re.Pattern[str] | None] = DIGIT_RE
+    # Must find something in every text where a match may score above WEAK_MAX_SCORE before
+    # context; None when every match needs context. The default assumes any match may.
+    SOLO_CHECK: ClassVar[re.Pattern[str] | None] = DIGIT_RE
+    WEAK_MAX_SCORE: ClassVar[float] = 0.3
+    # For a text of ASCII digits only: the lengths a match may have (patterns are digit-guarded,
+    # so a match is the whole text) and those that may score above WEAK_MAX_SCORE without
+    # context. None: not declared, the scanner uses the regex gates.
+    DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = None
+    SOLO_DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = None
+    # Optional finer tests of such a text (``fullmatch``): may it match at all (e.g. the
+    # prefixes a phone may have), may the match score above WEAK_MAX_SCORE without context?
+    DIGITS_CHECK: ClassVar[re.Pattern[str] | None] = None
+    SOLO_DIGITS_CHECK: ClassVar[re.Pattern[str] | None] = None
+    # Optional check shared by several recognizers (the same object), which a scanner runs once
+    # per text before their own QUICK_CHECKs; like QUICK_CHECK it must never miss a match.
+    FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = None
 
     def __init__(
         self,
@@ -128,43 +156,59 @@ class CnPatternRecognizer(PatternRecognizer):
         entity = self.supported_entities[0]
         if entities and entity not in entities:
             return []
-        if self.QUICK_CHECK is not None and not self.QUICK_CHECK.search(text):
-            return []
         normal = to_halfwidth(text)
+        if self.QUICK_CHECK is not None and not self.QUICK_CHECK.search(normal):
+            return []
         results: list[RecognizerResult] = []
+        for start, end, score, pattern in self.find(normal):
+            explanation = self.build_regex_explanation(
+                self._label,
+                pattern.name,
+                pattern.regex,
+                pattern.score,
+                score == 1.0,
+                self.FLAGS,
+            )
+            explanation.score = score
+            results.append(
+                RecognizerResult(
+                    entity_type=entity,
+                    start=start,
+                    end=end,
+                    score=score,
+                    analysis_explanation=explanation,
+                    recognition_metadata={
+                        RecognizerResult.RECOGNIZER_NAME_KEY: self._label,
+                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                    },
+                )
+            )
+        if len(results) > 1:
+            results = EntityRecognizer.remove_duplicates(results)
+        return results
+
+    def find(self, normal: str) -> list[tuple[int, int, float, Pattern]]:
+        """Matches in the half-width text ``normal`` (see :func:`to_halfwidth`) as ``(start,
+        end, score, pattern)``, scores before context, dropped ones left out.
+
+        The lean core of :meth:`analyze` (no quick check, no result objects) that a scanner
+        calls after its own gates.
+        """
+        found: list[tuple[int, int, float, Pattern]] = []
         for pattern, compiled in self._compiled:
-            for match in compiled.finditer(normal):
+            # The usual answer is "no match": a search is cheaper than an iterator. Look-behind
+            # guards still see the text before ``pos`` when iterating on from the first match.
+            first = compiled.search(normal)
+            if first is None:
+                continue
+            for match in compiled.finditer(normal, first.start()):
                 start, end = match.span()
                 if start == end:
                     continue
                 score = self.score_candidate(normal[start:end], pattern)
-                if score <= EntityRecognizer.MIN_SCORE:
-                    continue
-                explanation = self.build_regex_explanation(
-                    self._label,
-                    pattern.name,
-                    pattern.regex,
-                    pattern.score,
-                    score == 1.0,
-                    self.FLAGS,
-                )
-                explanation.score = score
-                results.append(
-                    RecognizerResult(
-                        entity_type=entity,
-                        start=start,
-                        end=end,
-                        score=score,
-                        analysis_explanation=explanation,
-                        recognition_metadata={
-                            RecognizerResult.RECOGNIZER_NAME_KEY: self._label,
-                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                        },
-                    )
-                )
-        if len(results) > 1:
-            results = EntityRecognizer.remove_duplicates(results)
-        return results
+                if score > EntityRecognizer.MIN_SCORE:
+                    found.append((start, end, score, pattern))
+        return found
 
     def score_candidate(self, value: str, pattern: Pattern) -> float:
         """Score one match (``value`` is half-width); 0 drops it.

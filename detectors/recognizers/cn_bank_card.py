@@ -62,6 +62,16 @@ class CnBankCardRecognizer(CnPatternRecognizer):
 
     ENTITY: ClassVar[str] = "CN_BANK_CARD"
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("CN bank card (weak)", CARD_NUMBER, 0.3)]
+    # 16-19 digits in a row or four groups of four (the 4-6-5 grouping has at most 15 digits),
+    # with the pattern's guards.
+    QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(
+        r"(?<![0-9A-Za-z])"
+        r"(?:[0-9]{16,19}(?![0-9A-Za-z])|[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{4})"
+    )
+    SOLO_CHECK: ClassVar[re.Pattern[str] | None] = QUICK_CHECK
+    DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset(range(MIN_LEN, MAX_LEN + 1))
+    SOLO_DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = DIGIT_LENGTHS
+    DIGITS_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(f"(?:{CN_BIN_RE.pattern})[0-9]*")
     CONTEXT: ClassVar[list[str]] = [
         "银行卡", "银行卡号", "卡号", "银行账号", "账号", "银行帐号", "帐号", "开户行", "储蓄卡",
         "借记卡", "信用卡", "银联", "收款账户", "收款卡号",

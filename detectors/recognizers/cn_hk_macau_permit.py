@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from presidio_analyzer import Pattern
 
-from detectors.recognizers.base import CnPatternRecognizer
+from detectors.recognizers.base import LETTER_ID_FAMILY, CnPatternRecognizer
 
 # Left guard after the first letter (2-character look-behind): lets re skip ahead, faster.
 PERMIT_REGEX = r"[HM](?<![0-9A-Za-z][HM])[0-9]{8}(?:[0-9]{2})?(?![0-9A-Za-z])"
@@ -25,6 +25,11 @@ class CnHkMacauPermitRecognizer(CnPatternRecognizer):
     ENTITY: ClassVar[str] = "CN_HK_MACAU_PERMIT"
     FLAGS: ClassVar[int] = re.IGNORECASE
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("HK/Macau permit (weak)", PERMIT_REGEX, 0.3)]
+    FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = LETTER_ID_FAMILY
+    QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(PERMIT_REGEX, FLAGS)  # the pattern
+    SOLO_CHECK: ClassVar[re.Pattern[str] | None] = None  # no check digit: context always
+    DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset()
+    SOLO_DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset()
     CONTEXT: ClassVar[list[str]] = [
         "回乡证", "回鄉證", "通行证", "通行證", "港澳居民来往内地通行证", "来往内地通行证",
         "港澳通行证", "证件号", "证件号码",

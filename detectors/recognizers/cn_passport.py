@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from presidio_analyzer import Pattern
 
-from detectors.recognizers.base import CnPatternRecognizer
+from detectors.recognizers.base import LETTER_ID_FAMILY, CnPatternRecognizer
 
 # Left guard after the first letter (2-character look-behind): lets re skip ahead, faster.
 PASSPORT_REGEX = (
@@ -30,6 +30,11 @@ class CnPassportRecognizer(CnPatternRecognizer):
     ENTITY: ClassVar[str] = "CN_PASSPORT"
     FLAGS: ClassVar[int] = re.IGNORECASE
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("CN passport (weak)", PASSPORT_REGEX, 0.3)]
+    FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = LETTER_ID_FAMILY
+    QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(PASSPORT_REGEX, FLAGS)  # the pattern
+    SOLO_CHECK: ClassVar[re.Pattern[str] | None] = None  # no check digit: context always
+    DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset()
+    SOLO_DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset()
     CONTEXT: ClassVar[list[str]] = [
         "护照", "护照号", "护照号码", "證照", "護照", "出入境证件",
         "hz", "hzh", "hzhm", "passport", "passportno", "passportnumber", "passportid",

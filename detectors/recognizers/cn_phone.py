@@ -93,6 +93,22 @@ class CnPhoneRecognizer(CnPatternRecognizer):
     ENTITY: ClassVar[str] = "CN_PHONE"
     FLAGS: ClassVar[int] = re.IGNORECASE
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("CN phone (weak)", PHONE_REGEX, 0.3)]
+    # A personal number has at least 10 digits (a mobile 11, "0" + area + local at least 10)
+    # with at most 5 of " ()+-" between two of them ("(+86) (010)" has " ) ( "); its first
+    # digit never follows a letter or digit.
+    QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(
+        r"[0-9](?<![0-9A-Za-z][0-9])(?:[ ()+\-]{0,5}[0-9]){9}"
+    )
+    SOLO_CHECK: ClassVar[re.Pattern[str] | None] = QUICK_CHECK
+    # 10 ("0" + 2-digit area + 7) .. 16 ("0086" + "0755" + 8) digits when written without any
+    # separator.
+    DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset(range(10, 17))
+    SOLO_DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = DIGIT_LENGTHS
+    # Without separators: a mobile (after 86 or 0086), a landline after its trunk 0, or 0086
+    # and a landline (a 13-digit millisecond timestamp is none of these).
+    DIGITS_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(
+        r"(?:0086|86)?1[3-9][0-9]{9}|0[1-9][0-9]{8,10}|0086[0-9]{9,12}"
+    )
     CONTEXT: ClassVar[list[str]] = [
         "手机", "手机号", "手机号码", "电话", "联系电话", "联系方式", "座机", "电话号码",
         "移动电话", "固话", "联系人电话", "手機", "電話",

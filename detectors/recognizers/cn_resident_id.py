@@ -25,6 +25,7 @@ extra signal only: the table is incomplete and its lookups are guarded).
 from __future__ import annotations
 
 import datetime
+import re
 from typing import ClassVar
 
 from presidio_analyzer import Pattern
@@ -107,6 +108,21 @@ class CnResidentIdRecognizer(CnPatternRecognizer):
         Pattern("CN resident ID 18 grouped 6-8-4 (weak)", _ID18_GROUPED, 0.3),
         Pattern("CN resident ID 15 legacy (very weak)", _ID15, 0.2),
     ]
+    # The patterns' shapes with their digit guards, without the date details; only
+    # 18-character numbers may score 1.0 on their own.
+    QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(
+        r"(?<![0-9])[1-9](?:[0-9]{14}(?![0-9Xx])|[0-9]{5}(?:19|20)[0-9]{9}[0-9Xx](?![0-9])"
+        r"|[0-9]{5}[ -](?:19|20)[0-9]{6}[ -][0-9]{3}[0-9Xx](?![0-9]))"
+    )
+    SOLO_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(
+        r"(?<![0-9])[1-9](?:[0-9]{5}(?:19|20)[0-9]{9}[0-9Xx](?![0-9])"
+        r"|[0-9]{5}[ -](?:19|20)[0-9]{6}[ -][0-9]{3}[0-9Xx](?![0-9]))"
+    )
+    DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset({_LEN_15, _LEN_18})
+    DIGITS_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(
+        r"[1-9][0-9]{5}(?:" + _DATE8 + r"[0-9]{4}|" + _DATE6 + r"[0-9]{3})"
+    )
+    SOLO_DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset({_LEN_18})
     CONTEXT: ClassVar[list[str]] = [
         "身份证", "身份证号", "身份证号码", "公民身份号码", "证件号", "证件号码", "居民身份证",
         "身份證", "身份证件", "居住证", "永久居留证",

@@ -38,6 +38,15 @@ _BRANDS: tuple[tuple[re.Pattern[str], frozenset[int]], ...] = (
 )
 
 
+# A digit string that brand_matches() accepts (prefix and length of one brand), for fullmatch.
+BRAND_DIGITS_RE = re.compile(
+    "|".join(
+        f"(?=(?:{'|'.join(f'[0-9]{{{n}}}' for n in sorted(lengths))})\\Z)(?:{prefix.pattern})[0-9]*"
+        for prefix, lengths in _BRANDS
+    )
+)
+
+
 def brand_matches(number: str) -> bool:
     """True when ``number`` starts with a card brand prefix and has a length that brand uses."""
     return any(prefix.match(number) and len(number) in lengths for prefix, lengths in _BRANDS)
@@ -48,6 +57,17 @@ class CreditCardRecognizer(CnPatternRecognizer):
 
     ENTITY: ClassVar[str] = "CREDIT_CARD"
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("Credit card (weak)", CARD_NUMBER, 0.3)]
+    # The pattern itself; brands issue 14 digits and more, so only those may score 1.0
+    # without context.
+    QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(CARD_NUMBER)
+    SOLO_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(
+        r"(?<![0-9A-Za-z])(?:[0-9]{14,19}(?![0-9A-Za-z])"
+        r"|[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]|[0-9]{4}([ -])[0-9]{6}\2[0-9]{4})"
+    )
+    DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset(range(13, 20))
+    SOLO_DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset(range(14, 20))
+    # Only a brand's prefix and length scores 1.0 (any other Luhn-valid number 0.3).
+    SOLO_DIGITS_CHECK: ClassVar[re.Pattern[str] | None] = BRAND_DIGITS_RE
     CONTEXT: ClassVar[list[str]] = [
         "信用卡", "卡号", "银行卡", "有效期", "安全码",
         "credit", "card", "cardno", "cardnumber", "creditcard", "cc", "ccnum", "ccnumber",

@@ -49,6 +49,9 @@ class EmailAddressRecognizer(CnPatternRecognizer, EmailRecognizer):
 
     ENTITY: ClassVar[str] = "EMAIL_ADDRESS"
     QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile("[@\uff20]")
+    SOLO_CHECK: ClassVar[re.Pattern[str] | None] = QUICK_CHECK
+    DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset()
+    SOLO_DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset()
     # EmailRecognizer declares these without ClassVar; they are class constants all the same.
     PATTERNS: ClassVar[list[Pattern]] = [  # type: ignore[misc]
         Pattern("Email (CJK-safe)", EMAIL_REGEX, 0.5)

@@ -18,7 +18,7 @@ from typing import ClassVar
 
 from presidio_analyzer import Pattern
 
-from detectors.recognizers.base import CnPatternRecognizer
+from detectors.recognizers.base import LETTER_ID_FAMILY, CnPatternRecognizer
 
 # Left guard after the first letter (2-character look-behind): lets re skip ahead, faster.
 HKID_REGEX = r"[A-Z](?<![0-9A-Za-z][A-Z])[A-Z]?[0-9]{6}(?:\([0-9A]\)|[0-9A])(?![0-9A-Za-z])"
@@ -46,6 +46,12 @@ class HkIdRecognizer(CnPatternRecognizer):
     ENTITY: ClassVar[str] = "HK_ID"
     FLAGS: ClassVar[int] = re.IGNORECASE
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("HKID (weak)", HKID_REGEX, 0.3)]
+    FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = LETTER_ID_FAMILY
+    QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(HKID_REGEX, FLAGS)  # the pattern
+    # Only the parenthesised form scores above 0.3 on its own.
+    SOLO_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(r"[A-Z][0-9]{6}\([0-9A]\)", FLAGS)
+    DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset()
+    SOLO_DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset()
     CONTEXT: ClassVar[list[str]] = [
         "香港身份证", "香港身份證", "身份证", "身份證", "身份证号", "身份證號碼", "证件号",
         "hkid", "hkidno", "hkic", "idcard", "idno", "hongkongid", "identitycard",

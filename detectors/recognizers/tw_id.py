@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from presidio_analyzer import Pattern
 
-from detectors.recognizers.base import CnPatternRecognizer
+from detectors.recognizers.base import LETTER_ID_FAMILY, CnPatternRecognizer
 
 # Left guard after the first letter (2-character look-behind): lets re skip ahead, faster.
 TWID_REGEX = r"[A-Z](?<![0-9A-Za-z][A-Z])[12][0-9]{8}(?![0-9A-Za-z])"
@@ -40,6 +40,11 @@ class TwIdRecognizer(CnPatternRecognizer):
     ENTITY: ClassVar[str] = "TW_ID"
     FLAGS: ClassVar[int] = re.IGNORECASE
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("Taiwan ID (weak)", TWID_REGEX, 0.3)]
+    FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = LETTER_ID_FAMILY
+    QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(TWID_REGEX, FLAGS)  # the pattern
+    SOLO_CHECK: ClassVar[re.Pattern[str] | None] = None  # 1 in 10 pass the check: context
+    DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset()
+    SOLO_DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset()
     CONTEXT: ClassVar[list[str]] = [
         "身分證", "身分证", "身份證", "身份证", "統一編號", "台湾身份证", "台灣身分證", "证件号",
         "twid", "taiwanid", "nationalid", "idno", "idcard", "identitycard",

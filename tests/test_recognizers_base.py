@@ -5,7 +5,10 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from presidio_analyzer import Pattern, RecognizerResult
+from stdnum import luhn
 
 from detectors.recognizers.base import CnPatternRecognizer, digits_only, luhn_valid, to_halfwidth
 from detectors.recognizers.cn_phone import CnPhoneRecognizer
@@ -56,3 +59,8 @@ def test_custom_patterns_and_default_scoring() -> None:
     assert [(r.start, r.score) for r in recognizer.analyze("a 123456 b 000000", None)] == [(2, 0.2)]
     # instances do not share the class's pattern list
     assert recognizer.patterns is not Digits.PATTERNS
+
+
+@given(st.text("0123456789", min_size=1, max_size=24))
+def test_luhn_equals_stdnum(number: str) -> None:
+    assert luhn_valid(number) is luhn.is_valid(number)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from detectors.context import apply_context, field_name_words
-from detectors.recognizers.cn_phone import CnPhoneRecognizer, is_placeholder_mobile
+from detectors.recognizers.cn_phone import (
+    CnPhoneRecognizer,
+    _parsed_is_personal,
+    is_personal_number,
+    is_placeholder_mobile,
+)
 
 RECOGNIZER = CnPhoneRecognizer()
 
@@ -161,3 +166,29 @@ def test_generated_mobile_found(number: str, before: str, after: str) -> None:
 def test_glued_mobile_never_found(number: str, letter: str, digit: str) -> None:
     for text in (letter + number, number + letter, digit + number, number + digit):
         assert not any(r.start <= 1 < r.end for r in RECOGNIZER.analyze(text, None)), text
+
+
+# --- the numbering plan without phonenumbers.parse --------------------------------------------
+
+_DIGIT = "0123456789"
+
+
+@settings(max_examples=400)
+@given(
+    st.one_of(
+        st.builds(lambda p, r: p + r, st.sampled_from([f"1{d}" for d in "0123456789"]),
+                  st.text(_DIGIT, min_size=7, max_size=11)),
+        st.builds(lambda p, r: p + r, st.sampled_from(["0", "+86", "+860", "86", "00", "0086"]),
+                  st.text(_DIGIT, min_size=3, max_size=13)),
+    ),
+    st.booleans(),
+)  # fmt: skip
+@example("13812345678", True)
+@example("17951381234567", True)  # a carrier selection code first: parsing path
+@example("+8613812345678", True)
+@example("01012345678", False)
+@example("+861012345678", False)
+@example("+86010123456789", False)
+@example("4008123123", False)
+def test_number_type_lookup_equals_phonenumbers_parse(number: str, mobile: bool) -> None:
+    assert is_personal_number(number, mobile) == _parsed_is_personal(number, mobile)

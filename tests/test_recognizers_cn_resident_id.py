@@ -7,6 +7,7 @@ import datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stdnum.cn import ric
 
 from detectors.context import apply_context, field_name_words
 from detectors.recognizers.cn_resident_id import (
@@ -165,3 +166,8 @@ def test_changed_check_character_disappears(number: str, replacement: str, befor
     text = before + number[:-1] + replacement
     start = len(before)
     assert not any(r.start <= start < r.end for r in RECOGNIZER.analyze(text, None))
+
+
+@given(st.text("0123456789", min_size=17, max_size=17))
+def test_check_char_equals_stdnum(first17: str) -> None:
+    assert calc_check_char(first17) == ric.calc_check_digit(first17 + "0")

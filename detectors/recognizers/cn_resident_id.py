@@ -25,6 +25,7 @@ extra signal only: the table is incomplete and its lookups are guarded).
 from __future__ import annotations
 
 import datetime
+import operator
 import re
 from typing import ClassVar
 
@@ -62,7 +63,7 @@ _LEN_15 = 15
 
 def calc_check_char(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character of the first 17 digits (``0-9`` or ``X``)."""
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
+    total = sum(map(operator.mul, map(int, first17), _WEIGHTS))
     return _CHECK_CHARS[total % 11]
 
 

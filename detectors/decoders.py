@@ -40,6 +40,14 @@ __all__ = [
 # A base64 value shorter than this is not worth decoding: short words ("password", "admin123")
 # are in the alphabet and would only produce noise.
 MIN_BASE64_LEN = 8
+# Values up to this long that look like a word or a code (letters only, or upper-case letters
+# and digits) are decoded too: base64 of a digit string often looks exactly like that
+# (``MjIwMTAyNjMwNTIzMDcz`` is "220102630523073", ``RVoxMjYxNjMw`` "EZ1261630",
+# ``NTU1NTU1NTU1NTU1NDQ0NA==`` a card number), unpadded base64url most of all. Their decoding
+# is kept only when it reads as data (see _data_like), so real words and codes stay as they are.
+MAX_WORDLIKE_BASE64_LEN = 64
+# Digits a word-like value's decoding must hold to be kept (the shortest ID, an HKID, has 7).
+_WORDLIKE_MIN_DIGITS = 6
 # How many decoded variants decode_layers returns at most, whatever the input (bounds the work
 # an adversarial value can cause).
 MAX_VARIANTS = 16
@@ -49,6 +57,12 @@ _B64_PROBE_CHARS = 1024
 
 _PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 _B64_ANY_RE = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
+# base64 of ASCII text: the first character of each 4-character group holds the top six bits
+# of an ASCII byte (< 32: A-Z or a-f). Order numbers (E2023...), names (ZhangSan) and most
+# words fail this, so they are never decoded.
+_ASCII_B64_RE = re.compile(
+    r"(?:[A-Za-f][A-Za-z0-9+/_-]{3})*(?:[A-Za-f][A-Za-z0-9+/_-]{1,2})?={0,2}"
+)
 _HTML_REF_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _NUMERIC_REF_RE = re.compile(r"&#(?:([0-9]{1,7})|[xX]([0-9A-Fa-f]{1,6}));")
 _ESCAPE_RE = re.compile(r"\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}|\\x[0-9A-Fa-f]{2}")
@@ -66,6 +80,7 @@ _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _UTF8_FFFD = "\ufffd".encode()
 _GB_FFFD = "\ufffd".encode("gb18030")
 _URLSAFE_TO_STD = str.maketrans("-_", "+/")
+_DROP_DIGITS = str.maketrans("", "", "0123456789")
 _UTF8_INCREMENTAL = codecs.getincrementaldecoder("utf-8")
 
 
@@ -145,22 +160,47 @@ def _b64_split(value: str) -> tuple[int, int]:
     return n - pad, pad
 
 
-def _b64_candidate(value: str) -> bool:
+_NOT_B64 = 0
+_TEXT_LIKE = 1  # mixed case and digits: what base64 of text usually looks like
+_WORD_LIKE = 2  # letters only, or upper-case and digits: a word or code, or base64 of digits
+
+
+def _b64_shape(value: str) -> int:
     """Cheap checks before a base64 decode attempt (length, classes, padding, alphabet).
 
-    For long values only the head is checked against the alphabet here (a regex over megabytes
-    costs ~10 ms); :func:`decode_base64` validates the rest while decoding, in C.
+    Returns ``_NOT_B64``, ``_TEXT_LIKE`` or ``_WORD_LIKE``. For long values only the head is
+    checked against the alphabet here (a regex over megabytes costs ~10 ms);
+    :func:`decode_base64` validates the rest while decoding, in C.
     """
     n = len(value)
-    if n < MIN_BASE64_LEN or value.isdigit() or value.isalpha():
-        # Pure digits are IDs/phones/cards and pure letters are words, not base64 of text.
-        return False
+    if n < MIN_BASE64_LEN or value.isdigit():
+        return _NOT_B64  # pure digits are IDs, phones and cards, not base64 of text
     core_len, pad = _b64_split(value)
     if pad > 2 or (pad and n % 4) or core_len % 4 == 1:
-        return False
+        return _NOT_B64
     head = value if n <= _B64_PROBE_CHARS * 2 else value[:_B64_PROBE_CHARS]
-    # base64 of text has lower-case letters; a value of only upper-case and digits is a code.
-    return not head.isupper() and _B64_ANY_RE.fullmatch(head) is not None
+    if _B64_ANY_RE.fullmatch(head) is None:
+        return _NOT_B64
+    if value.isalpha() or head.isupper():
+        if n > MAX_WORDLIKE_BASE64_LEN or _ASCII_B64_RE.fullmatch(value) is None:
+            return _NOT_B64
+        return _WORD_LIKE
+    return _TEXT_LIKE
+
+
+def _b64_candidate(value: str) -> bool:
+    """True when ``value`` is worth a base64 decode attempt (see :func:`_b64_shape`)."""
+    return _b64_shape(value) != _NOT_B64
+
+
+def _data_like(text: str) -> bool:
+    """Is the decoding of a word-like value worth scanning? Printable ASCII holding six digits
+    or an "@" (an ID, phone, card or e-mail), or itself base64 (another layer)."""
+    if not (text.isascii() and text.isprintable()):
+        return False
+    if "@" in text or _b64_shape(text) != _NOT_B64:
+        return True
+    return len(text) - len(text.translate(_DROP_DIGITS)) >= _WORDLIKE_MIN_DIGITS
 
 
 def _probe_is_text(probe: bytes) -> bool:
@@ -175,11 +215,15 @@ def _probe_is_text(probe: bytes) -> bool:
 def decode_base64(value: str) -> str | None:
     """Decode standard or URL-safe base64, padded or not, when the result is plausible text.
 
-    Accepted only if the value passes :func:`_b64_candidate`, uses one alphabet only, and the
-    decoded bytes are strict UTF-8 (or common-CJK GB18030) with few control characters. A long
-    value is judged on a decoded prefix first, so a binary blob costs ~1 KiB of work.
+    Accepted only if the value passes :func:`_b64_shape`, uses one alphabet only, and the
+    decoded bytes are strict UTF-8 (or common-CJK GB18030) with few control characters. A value
+    shaped like a word or a code (letters only, or upper-case and digits; at most
+    :data:`MAX_WORDLIKE_BASE64_LEN` characters) must decode to data: printable ASCII with six
+    digits or an "@", or another base64 layer. A long value is judged on a decoded prefix
+    first, so a binary blob costs ~1 KiB of work.
     """
-    if not _b64_candidate(value):
+    shape = _b64_shape(value)
+    if shape == _NOT_B64:
         return None
     has_std = "+" in value or "/" in value
     if has_std and ("-" in value or "_" in value):
@@ -200,6 +244,8 @@ def decode_base64(value: str) -> str | None:
         return None
     decoded = decode_bytes_text(data)
     if decoded is None or not plausible_text(decoded[0]):
+        return None
+    if shape == _WORD_LIKE and not _data_like(decoded[0]):
         return None
     return decoded[0]
 
@@ -270,7 +316,7 @@ def may_be_encoded(value: str) -> bool:
         "%" in value
         or "&" in value
         or "\\" in value
-        or (len(value) >= MIN_BASE64_LEN and value.isascii() and _b64_candidate(value))
+        or (len(value) >= MIN_BASE64_LEN and value.isascii() and _b64_shape(value) != _NOT_B64)
     )
 
 

@@ -89,6 +89,53 @@ def test_decode_base64(value: str, expected: str | None) -> None:
     assert decode_base64(value) == expected
 
 
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        # base64 of digit strings looks like a word or a code (letters only, or upper-case
+        # and digits), unpadded base64url most of all: decoded when it reads as data
+        ("MjIwMTAyNjMwNTIzMDcz", "220102630523073"),
+        ("RVoxMjYxNjMw", "EZ1261630"),
+        ("NTU1NTU1NTU1NTU1NDQ0NA==", "5555555555554444"),
+        ("NTU1NTU1NTU1NTU1NDQ0NA", "5555555555554444"),
+        ("TTAwMzUxMjYw", "M00351260"),
+        ("bGVpODBAMTYzLmNvbQ", "lei80@163.com"),
+        # ... and when it is another base64 layer
+        ("VFRZd09UTXpNelUz", "TTYwOTMzMzU3"),
+        # words and codes are left alone (cheaply: most fail the shape of base64 of ASCII)
+        ("Password", None),
+        ("Username", None),
+        ("ZhangSan", None),
+        ("Xiaoming", None),
+        ("Beijingshi", None),
+        ("Abcdefgh", None),
+        ("ABCDEFGH12345678", None),
+        ("ORDER2024112800", None),
+        ("DD2020110820493559387", None),
+        ("E202304112158194876", None),
+        ("SKU00012345", None),
+        ("UEFZTUVOVA", None),  # base64 of "PAYMENT": text, but no data in it
+        ("A" * 68, None),  # word-like values longer than 64 characters are not tried
+    ],
+)
+def test_decode_word_like_base64(value: str, expected: str | None) -> None:
+    assert decode_base64(value) == expected
+
+
+@settings(max_examples=300)
+@given(
+    st.text("0123456789", min_size=6, max_size=20),
+    st.text("ABCDEFGHJKLMNPQRSTUVWXYZ", max_size=2),
+    st.booleans(),
+    st.booleans(),
+)
+def test_base64_of_identifiers_is_always_decoded(
+    digits: str, letters: str, urlsafe: bool, pad: bool
+) -> None:
+    value = letters + digits
+    assert decode_base64(b64(value, urlsafe=urlsafe, pad=pad)) == value
+
+
 def test_decode_base64_large_text_is_decoded_and_large_binary_rejected_fast() -> None:
     text = f"{NAME},{ID_NO},{PHONE}\n" * 20_000
     assert decode_base64(b64(text)) == text

@@ -16,7 +16,7 @@
 import { api } from "./lib/browser.js";
 import { callBackend, describeError, loadPairing, PAIRING_KEY } from "./lib/backend.js";
 import { EventStream } from "./lib/events.js";
-import { noticesFromCheck, noticesFromVerdict, text } from "./lib/notices.js";
+import { noticesFromCheck, noticesFromVerdict, text, worthShowing } from "./lib/notices.js";
 import { hostMatchesSite, hostOf } from "./lib/sites.js";
 import { TabRegistry } from "./lib/tabs.js";
 
@@ -119,8 +119,9 @@ async function handleMessage(message, sender) {
   stream.ensure(); // any activity is a chance to reconnect a stream lost while stopped
   await tabs.ready();
   const tabId = sender.tab?.id;
-  const fromPage = typeof tabId === "number" && tabId >= 0;
-  const fromExtension = !fromPage && String(sender.url ?? "").startsWith(api.runtime.getURL(""));
+  // Our own pages (popup, options) may be open in a tab too: tell them apart by their URL.
+  const fromExtension = String(sender.url ?? "").startsWith(api.runtime.getURL(""));
+  const fromPage = !fromExtension && typeof tabId === "number" && tabId >= 0;
   switch (message.type) {
     case "hello":
       return fromPage ? hello(tabId, sender.frameId ?? 0, sender.url ?? "") : denied();
@@ -202,7 +203,7 @@ async function check(tabId, sender, message) {
     tabs.setSite(tabId, result.site);
   }
   const labels = fields.map(({ name, label }) => ({ name, label }));
-  const notices = noticesFromCheck(result, labels);
+  const notices = noticesFromCheck(result, labels).filter(worthShowing);
   if (notices.length) {
     sendToTop(tabId, { type: "notices", notices });
   }
@@ -211,7 +212,7 @@ async function check(tabId, sender, message) {
     site: result.site,
     destination: result.destination,
     verdict: result.verdict,
-    findings: notices.length,
+    findings: Array.isArray(result.findings) ? result.findings.length : 0,
   };
 }
 
@@ -262,12 +263,15 @@ async function onBackendEvent(type, data) {
   }
   if (type === "verdict") {
     const applied = text(data.applied) || text(data.action);
+    const notices = noticesFromVerdict(data);
+    const visible = notices.filter(worthShowing);
     for (const tabId of tabs.tabsForSite(data.site)) {
-      const notices = noticesFromVerdict(data);
-      const state = tabs.addVerdict(tabId, notices, applied);
+      const state = tabs.addVerdict(tabId, notices.length, visible, applied);
       if (state) {
         showCount(tabId, state);
-        sendToTop(tabId, { type: "notices", notices });
+        if (visible.length) {
+          sendToTop(tabId, { type: "notices", notices: visible });
+        }
       }
     }
   } else if (type === "ask") {

@@ -18,6 +18,8 @@ import { el, fill, shortTime } from "./lib/dom.js";
 import { hostMatchesSite } from "./lib/sites.js";
 
 const FINDINGS_LIMIT = 20;
+/** While the popup is open, findings are fetched again this often (ms): requests keep coming. */
+const REFRESH_MS = 4000;
 
 /** @type {{tabId: number|null, site: string, pairing: any, findings: any[], policy: any}} */
 const state = { tabId: null, site: "", pairing: null, findings: [], policy: null };
@@ -114,7 +116,7 @@ function renderPolicy() {
   const entities = Object.entries(policy.entities ?? {});
   const cell = (decision) => el("td", { title: String(decision?.rule ?? "") }, [
     actionBadge(String(decision?.action ?? "")),
-    el("div", { className: "muted small", text: String(decision?.rule ?? "") }),
+    el("div", { className: "muted small", text: ruleId(String(decision?.rule ?? "")) }),
   ]);
   const table = el("table", {}, [
     el("tr", {}, [
@@ -140,6 +142,18 @@ function renderPolicy() {
       : "No rules of your own for this site." }),
   ]);
   show("policy-section", true);
+}
+
+/**
+ * The id part of a rule reference: "default.yaml:58 (first-party-ids-warn)" ->
+ * "first-party-ids-warn" (the whole reference stays in the cell's tooltip).
+ *
+ * @param {string} rule
+ * @returns {string}
+ */
+function ruleId(rule) {
+  const match = rule.match(/\(([^()]+)\)$/);
+  return match ? match[1] : rule;
 }
 
 /**
@@ -207,14 +221,13 @@ async function main() {
   }
   const site = encodeURIComponent(state.site);
   const [findings, policy] = await Promise.allSettled([
-    callBackend(state.pairing, "GET", `/v1/findings?site=${site}&limit=${FINDINGS_LIMIT}`),
+    loadFindings(),
     callBackend(state.pairing, "GET", `/v1/sites/${site}/policy`),
   ]);
   if (findings.status === "rejected") {
     say("bad", describeError(findings.reason));
     return;
   }
-  state.findings = Array.isArray(findings.value.findings) ? findings.value.findings : [];
   state.policy = policy.status === "fulfilled" ? policy.value : null;
   if (policy.status === "rejected") {
     say("bad", `Policy: ${describeError(policy.reason)}`);
@@ -229,6 +242,23 @@ async function main() {
     () => change({ entity: "*", party: "third-party", action: "redact" }));
   document.getElementById("reset").addEventListener("click", () => change({ reset: true }));
   document.body.dataset.ready = "true";
+  setInterval(() => {
+    const before = state.findings.map((f) => f.id).join(",");
+    loadFindings().then(() => {
+      if (state.findings.map((f) => f.id).join(",") !== before) {
+        renderFindings(); // only on news: redrawing under the pointer would eat clicks
+        renderDestinations();
+      }
+    }, () => {});
+  }, REFRESH_MS);
+}
+
+/** Fetch the recent findings on the site into `state.findings`. */
+async function loadFindings() {
+  const site = encodeURIComponent(state.site);
+  const answer = await callBackend(state.pairing, "GET",
+    `/v1/findings?site=${site}&limit=${FINDINGS_LIMIT}`);
+  state.findings = Array.isArray(answer.findings) ? answer.findings : [];
 }
 
 main().catch((error) => say("bad", describeError(error)));

@@ -196,12 +196,12 @@
       parts.push(`(${entityName(n.entity_type)}) `);
     }
     if (n.masked) {
-      parts.push(el("span", { className: "masked", text: n.masked }), " ");
+      parts.push(el("span", { className: "masked", text: n.masked }));
     }
-    parts.push("→ ", el("span", { className: "dest", text: n.destination || "?" }), ": ",
-      el("span", { className: `act-${n.applied}`, text: what }));
+    parts.push(n.masked ? " → " : "→ ", el("span", { className: "dest", text: n.destination || "?" }),
+      ": ", el("span", { className: `act-${n.applied}`, text: what }));
     if (n.rule) {
-      parts.push(" ", el("span", { className: "rule", text: `(${n.rule})` }));
+      parts.push(el("span", { className: "rule", text: ` (${n.rule})` }));
     }
     return el("li", {}, parts);
   }

@@ -44,14 +44,43 @@ export function noticesFromVerdict(verdict, now = Date.now()) {
       rule: text(verdict.rule),
     }];
   }
-  return findings.map((f) => ({
-    ...base,
-    entity_type: text(f.entity_type),
-    masked: text(f.masked),
-    label: text(f.location),
-    action: text(f.action) || text(verdict.action),
-    rule: text(f.rule) || text(verdict.rule),
-  }));
+  return findings.map((f) => {
+    const action = text(f.action) || text(verdict.action);
+    return {
+      ...base,
+      entity_type: text(f.entity_type),
+      masked: text(f.masked),
+      label: text(f.location),
+      action,
+      applied: appliedTo(action, base.applied),
+      rule: text(f.rule) || text(verdict.rule),
+    };
+  });
+}
+
+const MASKED_ACTIONS = new Set(["redact", "block", "ask"]);
+
+/**
+ * What happened to one finding, given its own policy action and what the proxy did to the
+ * request as a whole: a blocked request took everything with it; a redacted one masked the
+ * findings whose rules asked for more than a warning and sent the rest; a request that went
+ * out sent everything (with a warning unless the finding's own rule allowed it).
+ *
+ * @param {string} action the finding's policy action
+ * @param {string} applied what the proxy did to the request
+ * @returns {string}
+ */
+export function appliedTo(action, applied) {
+  if (applied === "block") {
+    return "block";
+  }
+  if (applied === "redact" && MASKED_ACTIONS.has(action)) {
+    return "redact";
+  }
+  if (action === "allow" || applied === "allow") {
+    return "allow";
+  }
+  return "warn";
 }
 
 /**
@@ -79,4 +108,15 @@ export function noticesFromCheck(result, fields, now = Date.now()) {
     message: text(verdict.message, 300),
     simulate: false,
   }));
+}
+
+/**
+ * Whether a notice belongs on the warning bar: what is (or would be) sent silently is counted on
+ * the badge and listed in the popup, but does not interrupt the page.
+ *
+ * @param {Notice} notice
+ * @returns {boolean}
+ */
+export function worthShowing(notice) {
+  return notice.applied !== "allow" || notice.simulate;
 }

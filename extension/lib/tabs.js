@@ -169,19 +169,20 @@ export class TabRegistry {
   }
 
   /**
-   * Count a proxy verdict for a tab and keep its notices.
+   * Count a proxy verdict for a tab and keep the notices a page should show.
    *
    * @param {number} tabId
-   * @param {Notice[]} notices the verdict's findings (at least one)
+   * @param {number} findings how many findings the verdict has (0 for an unscanned body)
+   * @param {Notice[]} notices those worth showing in the page
    * @param {string} applied what the proxy did
    * @returns {TabState|undefined}
    */
-  addVerdict(tabId, notices, applied) {
+  addVerdict(tabId, findings, notices, applied) {
     const state = this.tabs.get(tabId);
     if (!state) {
       return undefined;
     }
-    state.count += Math.max(1, notices.length);
+    state.count += Math.max(1, findings);
     state.worst = worse(state.worst, applied);
     state.recent.push(...notices);
     if (state.recent.length > RECENT_LIMIT) {

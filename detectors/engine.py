@@ -15,8 +15,9 @@ objects a plain ``AnalyzerEngine`` uses, see :mod:`detectors.registry`) but driv
    Most values (order numbers, timestamps, amounts, names) reach no recognizer at all;
 3. the recognizers run without NLP artifacts; context comes from the field's name and labels
    and from keywords just before a match (:mod:`detectors.context`), not from lemmas;
-4. overlapping results are resolved (the highest score wins, then the longest span), and the
-   same value found again in a decoded variant of the same field is reported once.
+4. overlapping results are resolved (the highest score wins, then the longest span; a legacy
+   15-digit ID with ID context wins over the Amex-shaped card number it also is), and the same
+   value found again in a decoded variant of the same field is reported once.
 
 Recognizers that are not formshield's own (``recognizers=`` with any Presidio
 ``EntityRecognizer``) have no gates: they run on every text, through ``analyze``.
@@ -75,6 +76,15 @@ _NATIVE_PREFILTER = re.compile(
     r"|(?<=@)"
     rf"|(?<=[{_LETTER}])(?<![0-9{_LETTER}][{_LETTER}])[{_LETTER}]?[0-9]{{6,10}}(?![0-9]))"
 )
+
+# The one same-span preference that is not "highest score": a 15-digit number that is a
+# plausible legacy resident ID (province and date; the recognizer scores it only with context)
+# and has ID context is an ID, even when it also passes as an Amex card at 1.0 (34 and 37 are
+# Anhui and Shandong: one in ten of their legacy IDs passes Luhn and looks like an Amex card).
+# Without ID context the card stands; an 18-character ID wins on its own (same score, and the
+# ID recognizer comes first).
+_ID_ENTITY = "CN_RESIDENT_ID"
+_CARD_ENTITY = "CREDIT_CARD"
 
 
 class _Route:
@@ -476,7 +486,10 @@ def _matches(route: _Route, text: str, normal: str) -> list[tuple[int, int, floa
 def _resolve(hits: list[_Hit]) -> list[_Hit]:
     """Non-overlapping hits in text order: the highest score wins, then the longest span
     (a 19-digit card beats a phone-shaped piece of it, a validated ID beats a passport-shaped
-    guess)."""
+    guess), except that an ID with context wins its own span from a card (see _ID_ENTITY)."""
+    ids = {(h.start, h.end) for h in hits if h.entity == _ID_ENTITY and h.context}
+    if ids:
+        hits = [h for h in hits if not (h.entity == _CARD_ENTITY and (h.start, h.end) in ids)]
     hits.sort(key=lambda h: (-h.score, -(h.end - h.start), h.start))
     kept: list[_Hit] = []
     for hit in hits:

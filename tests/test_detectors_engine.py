@@ -250,3 +250,31 @@ def test_custom_presidio_recognizer_runs_without_gates() -> None:
         ("EMPLOYEE_ID", "EMP-1234"),
         ("CN_PHONE", PHONE),
     ]
+
+
+# --- legacy IDs that also look like Amex cards ---------------------------------------------------
+
+LEGACY_AMEX = "370102630410237"  # Shandong, born 1963-04-10; also a Luhn-valid Amex number
+
+
+@pytest.mark.parametrize(
+    "value, name, expected",
+    [
+        # ID context (field name or label before it): the legacy ID wins its span
+        (LEGACY_AMEX, "idCard", "CN_RESIDENT_ID"),
+        (LEGACY_AMEX, "sfzh", "CN_RESIDENT_ID"),
+        (f"证件号码：{LEGACY_AMEX}", "remark", "CN_RESIDENT_ID"),
+        (f"身份证 {LEGACY_AMEX} ok", None, "CN_RESIDENT_ID"),
+        # no ID context: a valid Amex number is a card (card context or none at all)
+        (LEGACY_AMEX, "cardNo", "CREDIT_CARD"),
+        (LEGACY_AMEX, "remark", "CREDIT_CARD"),
+        (f"信用卡号：{LEGACY_AMEX}", None, "CREDIT_CARD"),
+        # not a plausible legacy ID (no such date): a card even in an ID field
+        ("371449635398431", "idCard", "CREDIT_CARD"),
+    ],
+)
+def test_legacy_id_with_id_context_beats_amex(
+    scanner: Scanner, value: str, name: str | None, expected: str
+) -> None:
+    findings = scanner.scan_text(value, name=name)
+    assert [f.entity_type for f in findings] == [expected]

@@ -105,6 +105,7 @@ _SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]
     cli_commands.add_policy,
     cli_commands.add_audit,
     cli_commands.add_report,
+    cli_commands.add_pair,
 ]
 
 

@@ -238,3 +238,36 @@ def _report(args: argparse.Namespace) -> int:
         return _fail("report", f"cannot write {args.html}: {exc.strerror}")
     print(f"formshield report: wrote {args.html}", file=sys.stderr)
     return EXIT_OK
+
+
+# -- pair --------------------------------------------------------------------------------------
+
+
+def add_pair(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "pair",
+        help="show the backend URL and token for the browser extension's options page",
+        description=(
+            "Print the extension backend's URL and access token (created on first use, kept "
+            "with 0600 permissions in the data directory). Paste them into the extension's "
+            "options page. Anyone with the token can read your findings: keep it private."
+        ),
+    )
+    parser.add_argument(
+        "--port", type=int, default=None,
+        help="the port given to the proxy with formshield_api_port (default 8765)",
+    )  # fmt: skip
+    parser.set_defaults(handler=_pair)
+
+
+def _pair(args: argparse.Namespace) -> int:
+    from addon.extension_api import DEFAULT_API_PORT, pair_info
+
+    port = args.port if args.port is not None else DEFAULT_API_PORT
+    if not 0 < port < 65536:
+        return _fail("pair", f"--port must be 1..65535, got {port}")
+    try:
+        print(pair_info(port=port))
+    except OSError as exc:
+        return _fail("pair", f"cannot read or create the token: {exc.strerror}")
+    return EXIT_OK

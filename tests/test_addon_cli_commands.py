@@ -140,3 +140,22 @@ def test_run_builds_mitmproxy_command_line() -> None:
     assert args[-2:] == ["-p", "9000"]  # ours first: mitmproxy lets the later value win
     assert "formshield_audit=off" in args and "formshield_simulate=true" in args
     assert any(a.startswith("formshield_policy=") and a.endswith("p.yaml") for a in args)
+
+
+def test_pair_prints_url_and_a_private_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FORMSHIELD_DATA_DIR", str(tmp_path))
+    assert main(["pair", "--port", "9876"]) == 0
+    out = capsys.readouterr().out
+    token = (tmp_path / "api-token").read_text().strip()
+    assert "http://127.0.0.1:9876" in out and token in out
+    assert (tmp_path / "api-token").stat().st_mode & 0o777 == 0o600
+    # Same token the second time: pairing once is enough.
+    assert main(["pair", "--port", "9876"]) == 0
+    assert token in capsys.readouterr().out
+
+
+def test_pair_rejects_bad_port(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pair", "--port", "70000"]) == 2
+    assert "--port must be" in capsys.readouterr().err

@@ -45,6 +45,13 @@ _ASCII_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _NON_LETTER = re.compile(r"[^A-Za-z]+")
+# A run of hex digits with a digit and a letter (uuid and hash pieces): ``6a3cc868642c`` holds
+# the letters "a", "cc", "c", which are not words ("cc" would be credit card context).
+_HEX_TOKEN_RE = re.compile(
+    r"(?<![0-9A-Za-z])(?=[A-Fa-f]*[0-9])(?=[0-9]*[A-Fa-f])[0-9A-Fa-f]+(?![0-9A-Za-z])"
+)
+# How far a window edge inside an ASCII token is moved back to the token's start.
+_MAX_EDGE_SHIFT = 64
 
 
 class HasContext(Protocol):
@@ -162,7 +169,7 @@ def keyword_before(text: str, start: int, recognizer: HasContext, window: int = 
     ``start`` in ``text`` (e.g. ``"身份证号：110105..."``, ``"mobile: 138..."``).
 
     A window edge inside an ASCII word is moved back to the word's start, so a cut never turns
-    ``hotel`` into ``tel``.
+    ``hotel`` into ``tel``; hex tokens (``6a3cc868642c``) hold no words.
     """
     return has_keyword_before(text, start, index_of(recognizer), window)
 
@@ -172,12 +179,14 @@ def has_keyword_before(text: str, start: int, index: ContextIndex, window: int =
     if start <= 0:
         return False
     first = max(0, start - window)
-    while first > 0 and text[first - 1].isascii() and text[first - 1].isalpha():
+    stop = max(0, first - _MAX_EDGE_SHIFT)
+    while first > stop and text[first - 1].isascii() and text[first - 1].isalnum():
         first -= 1
     segment = text[first:start]
     if index.cjk and _HAS_CJK.search(segment) and any(k in segment for k in index.cjk):
         return True
     if index.ascii and _ASCII_LETTER.search(segment):
+        segment = _HEX_TOKEN_RE.sub(" ", segment)
         return any(word in index.ascii for word in field_name_words(segment))
     return False
 

@@ -24,12 +24,14 @@ from detectors.recognizers import (
     CnPassportRecognizer,
     CnPhoneRecognizer,
     CnResidentIdRecognizer,
+    CreditCardRecognizer,
 )
 
 PHONE = CnPhoneRecognizer()
 ID = CnResidentIdRecognizer()
 CARD = CnBankCardRecognizer()
 PASSPORT = CnPassportRecognizer()
+CREDIT = CreditCardRecognizer()
 
 
 @pytest.mark.parametrize(
@@ -116,6 +118,24 @@ def test_context_matches_field_names(recognizer: object, name: str, expected: bo
 def test_keyword_before(recognizer: object, text: str, expected: bool) -> None:
     start = next(i for i, c in enumerate(text) if c.isdigit())
     assert keyword_before(text, start, recognizer) is expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "recognizer, text, expected",
+    [
+        # hex tokens (uuid, hash pieces) hold no words: "6a3cc868642c" is not "cc"
+        (CREDIT, "note: ee213655-8851-46e4-af2d-6a3cc868642c\n备注：", False),
+        (CREDIT, "6a3cc868642c ", False),
+        (CREDIT, "0123456789abcdef" * 3 + "6a3cc868642c ", False),  # window edge in the token
+        (CREDIT, "cc: ", True),
+        (CREDIT, "cc2: ", False),  # hex-shaped: the price of the rule
+        (PHONE, "tel2: ", True),
+        (PHONE, "a1b2tel: ", True),
+    ],
+)
+def test_keyword_before_ignores_hex_tokens(recognizer: object, text: str, expected: bool) -> None:
+    number = "13812345678" if recognizer is PHONE else "350447501747892"
+    assert keyword_before(text + number, len(text), recognizer) is expected  # type: ignore[arg-type]
 
 
 def test_keyword_index_normalises() -> None:

@@ -45,6 +45,8 @@ export class EventStream {
     this.status = { state: "connecting", detail: "", since: Date.now() };
     /** Bumped by every (re)start so that a stale loop stops. */
     this.generation = 0;
+    /** An attempt is reading the pairing (before `controller` is set). */
+    this.starting = false;
   }
 
   /** True while a stream is open or being opened. */
@@ -54,25 +56,32 @@ export class EventStream {
 
   /** Open the stream unless it is open, opening or waiting to retry. */
   ensure() {
-    if (this.active || this.retryTimer !== null) {
+    if (this.starting || this.active || this.retryTimer !== null) {
       return;
     }
     if (this.status.state === "bad-token" || this.status.state === "forbidden") {
       return; // see restart()
     }
-    this.run(this.generation);
+    this.launch();
   }
 
   /** Drop any connection and connect again now, with a fresh backoff (new pairing...). */
   restart() {
     this.stop();
     this.delay = FIRST_DELAY_MS;
+    this.launch();
+  }
+
+  /** Start one attempt of the current generation (only one at a time: see `starting`). */
+  launch() {
+    this.starting = true;
     this.run(this.generation);
   }
 
   /** Close the stream and cancel retries. */
   stop() {
     this.generation += 1;
+    this.starting = false;
     this.controller?.abort();
     this.controller = null;
     if (this.retryTimer !== null) {
@@ -88,10 +97,16 @@ export class EventStream {
    * @param {number} generation
    */
   async run(generation) {
-    const pairing = await this.hooks.pairing();
-    if (generation !== this.generation) {
-      return;
+    let pairing = null;
+    try {
+      pairing = await this.hooks.pairing();
+    } catch (error) {
+      console.error("formshield: cannot read the pairing:", error);
     }
+    if (generation !== this.generation) {
+      return; // stopped or restarted meanwhile: the newer attempt owns `starting`
+    }
+    this.starting = false;
     if (!pairing) {
       this.setState("not-paired", "open formshield's options and pair with the proxy");
       return;
@@ -130,7 +145,7 @@ export class EventStream {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       if (generation === this.generation) {
-        this.run(generation);
+        this.launch();
       }
     }, wait);
   }

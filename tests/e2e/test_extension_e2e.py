@@ -309,15 +309,25 @@ def test_notices_carry_masks_not_values(extension_page: Page) -> None:
 def test_options_page_tells_bad_token_unreachable_and_connected(
     browser: ExtensionBrowser, proxy: Proxy
 ) -> None:
+    def stream_state() -> str:
+        return str(browser.connection_state().get("state"))
+
+    def global_badge() -> str:
+        return str(browser.evaluate("chrome.action.getBadgeText({})"))
+
+    # Each failure shows on the options page, and the service worker's event stream agrees
+    # (the toolbar badge says "!" on tabs without a count of their own).
     assert pair(browser, proxy.api_url, "not-the-token-" + "x" * 30).startswith("Bad token")
+    wait_until("the stream to see the bad token", lambda: stream_state() == "bad-token")
+    assert global_badge() == "!"
     assert pair(browser, f"http://127.0.0.1:{free_port()}", proxy.token).startswith("Unreachable")
+    wait_until("the stream to find nobody", lambda: stream_state() == "unreachable")
     assert pair(browser, "http://example.com:8765", proxy.token).startswith("Invalid URL")
+
     status = pair(browser, proxy.api_url, proxy.token)
     assert status.startswith("Connected to formshield"), status
-    wait_until(
-        "the event stream to connect after pairing",
-        lambda: browser.connection_state().get("state") == "connected",
-    )
+    wait_until("the event stream to connect after pairing", lambda: stream_state() == "connected")
+    assert global_badge() == ""
 
 
 # --- the tracker, the warning bar, the badge -----------------------------------------------------

@@ -130,35 +130,23 @@ export async function savePairing(url, token) {
 /**
  * Split what `formshield pair` printed, pasted whole into the token field, into URL and token.
  *
- * Accepts a bare token, or text holding a loopback URL and a token (in any order, on one line
- * or several, e.g. "url: http://127.0.0.1:8765  token: abc..."), or a URL carrying the token
- * as `#token=...` / `?token=...`.
+ * Accepts `formshield pair`'s whole output ("backend URL: http://127.0.0.1:8765",
+ * "token: abc...", "short form: http://127.0.0.1:8765/#token=abc..."), the short form alone,
+ * or a bare token. The token is taken, in this order, from a `#token=` / `?token=` in the
+ * text, from the word after "token:", or from the text itself when it is a single word.
  *
  * @param {string} text
  * @returns {{url: string|null, token: string|null}}
  */
 export function parsePairingText(text) {
   const raw = String(text ?? "").trim();
-  let url = null;
-  let token = null;
-  const urlMatch = raw.match(/https?:\/\/(?:127\.0\.0\.1|localhost)(?::\d+)?[^\s]*/i);
-  if (urlMatch) {
-    const parsed = new URL(urlMatch[0]);
-    url = parsed.origin;
-    const inUrl = new URLSearchParams(parsed.hash.slice(1)).get("token") ??
-      parsed.searchParams.get("token");
-    if (inUrl) {
-      token = inUrl;
-    }
-  }
-  if (!token) {
-    // Tokens are urlsafe base64 (43 characters for 32 bytes): take the longest such word
-    // outside the URL.
-    const rest = urlMatch ? raw.replace(urlMatch[0], " ") : raw;
-    const words = rest.match(/[A-Za-z0-9_-]{20,}/g) ?? [];
-    token = words.sort((a, b) => b.length - a.length)[0] ?? null;
-  }
-  return { url, token };
+  const urlMatch = raw.match(/https?:\/\/(?:127\.0\.0\.1|localhost)(?::\d+)?(?=[\/\s?#]|$)/i);
+  const token =
+    raw.match(/[#?&]token=([A-Za-z0-9_-]{16,})/)?.[1] ??
+    raw.match(/\btoken:\s*([A-Za-z0-9_-]{16,})/i)?.[1] ??
+    raw.match(/^[A-Za-z0-9_-]{16,}$/)?.[0] ??
+    null;
+  return { url: urlMatch ? new URL(urlMatch[0]).origin : null, token };
 }
 
 /**

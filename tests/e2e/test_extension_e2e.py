@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -280,6 +281,18 @@ def extension_page(browser: ExtensionBrowser) -> Iterator[Page]:
 @pytest.mark.parametrize("kind, given, expected", MODULE_CASES)
 def test_extension_modules(extension_page: Page, kind: str, given: Any, expected: Any) -> None:
     assert extension_page.evaluate(MODULE_RUNNER, [kind, given]) == expected
+
+
+def test_pasting_formshield_pair_output(extension_page: Page, tmp_path: Path) -> None:
+    """The options page takes `formshield pair`'s whole output (as the CLI prints it)."""
+    from addon.extension_api import pair_info
+
+    printed = pair_info(tmp_path / "data", 8799)
+    token = (tmp_path / "data" / "api-token").read_text(encoding="ascii").strip()
+    expected = {"url": "http://127.0.0.1:8799", "token": token}
+    assert extension_page.evaluate(MODULE_RUNNER, ["paste", printed]) == expected
+    short_form = next(line for line in printed.splitlines() if "#token=" in line)
+    assert extension_page.evaluate(MODULE_RUNNER, ["paste", short_form]) == expected
 
 
 def test_notices_carry_masks_not_values(extension_page: Page) -> None:

@@ -271,7 +271,14 @@ class Scanner:
             self._scan_text(field, value, field.encodings, base, out, seen=None)
             return
         seen: set[tuple[str, str]] = set()
+        # Chains of the variants that were read as structure: their leaves are decoded one by
+        # one, so a variant decoded further from the whole text is not read again. Decoding a
+        # whole form first is wrong: "a=x%2By%40b.cn" percent-decoded then split turns the
+        # "+" into a space, and "y@b.cn" would be reported for "x+y@b.cn".
+        structured: list[tuple[str, ...]] = []
         for text, chain in [(value, ()), *decoded]:
+            if any(chain[: len(done)] == done for done in structured):
+                continue
             current = (
                 field
                 if not chain
@@ -282,6 +289,7 @@ class Scanner:
                 # inside base64): scan its leaves with their own names as context.
                 children = expand_value(current)
                 if children:
+                    structured.append(chain)
                     for child in children:
                         self._scan_field(child, out, depth + 1, base)
                     continue

@@ -278,3 +278,17 @@ def test_legacy_id_with_id_context_beats_amex(
 ) -> None:
     findings = scanner.scan_text(value, name=name)
     assert [f.entity_type for f in findings] == [expected]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "contactEmail=gyu%2Bshop%40163.com&t=74",
+        "".join(f"\\u{ord(c):04x}" for c in "contactEmail=gyu%2Bshop%40163.com&t=74"),
+        urllib.parse.quote("contactEmail=gyu%2Bshop%40163.com&t=74", safe=""),
+    ],
+)
+def test_a_form_is_split_before_its_values_are_decoded(scanner: Scanner, value: str) -> None:
+    # Percent-decoding the whole form first would turn %2B into "+" and then into a space.
+    findings = scanner.scan_text(value, name="data")
+    assert [(f.entity_type, f.value) for f in findings] == [("EMAIL_ADDRESS", "gyu+shop@163.com")]

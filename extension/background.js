@@ -205,7 +205,9 @@ async function check(tabId, sender, message) {
   const labels = fields.map(({ name, label }) => ({ name, label }));
   const notices = noticesFromCheck(result, labels).filter(worthShowing);
   if (notices.length) {
-    sendToTop(tabId, { type: "notices", notices });
+    // `from` lets the top frame drop the answer if it has moved on to another page meanwhile
+    // (a check sent on submit often comes back after the next page has loaded).
+    sendToTop(tabId, { type: "notices", notices, from: { frameId: sender.frameId, url: page } });
   }
   return {
     ok: true,

@@ -113,6 +113,10 @@
         return;
       }
       if (message.type === "notices") {
+        const from = message.from;
+        if (from && from.frameId === 0 && from.url !== location.href) {
+          return; // a check of the page before this one: what happened to it shows instead
+        }
         ui.showNotices(message.notices);
       } else if (message.type === "ask") {
         ui.showAsk(message.ask, answer);

@@ -397,6 +397,7 @@ def test_first_party_post_passes_with_a_warning(paired: ExtensionBrowser, sites:
         # The page after the post shows what the proxy did with it.
         text = wait_for_shadow_text(page, f"{MASKED_ID} → {host}: sent (warning)")
         assert ID not in text
+        assert "would be" not in text  # the submit's check is about the previous page
         screenshot(page, "after-post")
     finally:
         page.close()

@@ -62,8 +62,9 @@ class EmailAddressRecognizer(CnPatternRecognizer, EmailRecognizer):
     ]  # fmt: skip
 
     def load(self) -> None:
-        """Build the suffix table now (about 40 ms, once per process), not on the first e-mail."""
-        _offline_extractor()
+        """Build the suffix table now (about 40 ms, once per process), not on the first e-mail
+        (tldextract reads its snapshot on the first lookup, not when it is constructed)."""
+        has_public_suffix("example.com")
 
     def validate_result(self, pattern_text: str) -> bool:
         """True when the part after ``@`` ends in a public suffix (tldextract, offline)."""

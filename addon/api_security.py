@@ -8,7 +8,13 @@ answers. Every request therefore passes three checks, in this order (docs: notes
    sends its own name, ``evil.example:<port>`` or ``127.0.0.1.nip.io:<port>``) -> else 421.
 2. **Origin** is a browser extension's: ``chrome-extension://<32 letters a-p>`` (Chrome, Edge)
    or ``moz-extension://<UUID>`` (Firefox), and the configured extension id when one is set.
-   Pages (``https://...``, ``http://localhost``), ``null`` and a missing Origin -> 403.
+   Pages (``https://...``, ``http://localhost``), ``null`` and a missing Origin -> 403, with one
+   exception: Chromium sends an extension's own ``GET`` requests to hosts it may access without
+   any Origin (w3c/webextensions#777), but with ``Sec-Fetch-Site: none``. Web pages cannot send
+   that value (``Sec-Fetch-*`` are forbidden headers the browser sets: a page's request to
+   127.0.0.1 says ``cross-site``), so an Origin-less ``GET``/``HEAD`` with ``Sec-Fetch-Site:
+   none`` passes this step. It cannot name its extension, so a configured extension id does not
+   narrow it; the token is still required.
 3. **Authorization** is ``Bearer <token>`` with the token of ``<data dir>/api-token``, compared
    in constant time -> else 401. Only that header counts: a token in the query string would end
    up in logs and browser history, so it is ignored.
@@ -33,6 +39,7 @@ _FIREFOX_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _CHROME_ID_RE = re.compile(_CHROME_ID)
 _FIREFOX_ID_RE = re.compile(_FIREFOX_ID)
 _ANY_EXTENSION_RE = re.compile(rf"{CHROME_SCHEME}://{_CHROME_ID}|{FIREFOX_SCHEME}://{_FIREFOX_ID}")
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
 _BEARER_RE = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([^\s]+) *")
 
 
@@ -103,6 +110,16 @@ def token_matches(authorization: str | None, expected: str) -> bool:
     return hmac.compare_digest(given.encode("ascii"), expected.encode("ascii"))
 
 
+def browser_internal(origin: str | None, method: str, sec_fetch_site: str | None) -> bool:
+    """An Origin-less safe request the browser itself marks as not from any site.
+
+    Chromium's extension ``GET`` requests look like this (see the module docstring).
+    """
+    return (
+        not origin and method in _SAFE_METHODS and (sec_fetch_site or "").strip().lower() == "none"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """Why a request is refused: HTTP status and a reason for the JSON body.
@@ -124,6 +141,8 @@ def check_request(
     port: int,
     origins: OriginPolicy,
     token: str,
+    method: str = "GET",
+    sec_fetch_site: str | None = None,
     preflight: bool = False,
 ) -> Refusal | None:
     """Run the three checks in order; None when the request may proceed.
@@ -132,7 +151,7 @@ def check_request(
     """
     if not host_allowed(host, port):
         return Refusal(421, f"wrong Host header: use http://127.0.0.1:{port}", cors=False)
-    if not origins.allows(origin):
+    if not origins.allows(origin) and not browser_internal(origin, method, sec_fetch_site):
         return Refusal(403, "origin not allowed", cors=False)
     if preflight:
         return None

@@ -83,13 +83,18 @@ class BaseHandler(tornado.web.RequestHandler):
             port=self.ctx.port,
             origins=self.ctx.origins,
             token=self.ctx.token,
+            method=self.request.method or "",
+            sec_fetch_site=headers.get("Sec-Fetch-Site"),
             preflight=preflight,
         )
 
     def _allow_origin(self) -> None:
         # The exact origin that passed the checks, never "*"; Vary so no cache mixes them up.
-        self.set_header("Access-Control-Allow-Origin", self.request.headers["Origin"])
+        # (Chromium's Origin-less extension GETs need no CORS headers: they are not CORS.)
         self.set_header("Vary", "Origin")
+        origin = self.request.headers.get("Origin")
+        if origin:
+            self.set_header("Access-Control-Allow-Origin", origin)
 
     async def prepare(self) -> None:
         if self.request.method == "OPTIONS":

@@ -134,7 +134,9 @@ def test_token_matches() -> None:
 
 
 def test_checks_run_in_order() -> None:
-    def check(host: str, origin: str | None, preflight: bool = False) -> tuple[int, bool] | None:
+    def check(
+        host: str, origin: str | None, preflight: bool = False, sec_fetch_site: str | None = None
+    ) -> tuple[int, bool] | None:
         refusal = check_request(
             host=host,
             origin=origin,
@@ -142,14 +144,51 @@ def test_checks_run_in_order() -> None:
             port=1,
             origins=OriginPolicy(),
             token="t",
+            sec_fetch_site=sec_fetch_site,
             preflight=preflight,
         )
         return None if refusal is None else (refusal.status, refusal.cors)
 
     assert check("evil:1", None) == (421, False)
+    assert check("evil:1", None, sec_fetch_site="none") == (421, False)
     assert check("127.0.0.1:1", "null") == (403, False)
     assert check("127.0.0.1:1", CHROME_ORIGIN) == (401, True)
     assert check("127.0.0.1:1", CHROME_ORIGIN, preflight=True) is None
+
+
+@pytest.mark.parametrize(
+    "origin, method, sec_fetch_site, ok",
+    [
+        # Chromium: an extension's own GET carries no Origin but Sec-Fetch-Site: none
+        (None, "GET", "none", True),
+        ("", "HEAD", "None", True),
+        # anything a web page can produce is refused
+        (None, "GET", None, False),
+        (None, "GET", "cross-site", False),
+        (None, "GET", "same-site", False),
+        (None, "GET", "same-origin", False),
+        (None, "POST", "none", False),  # only safe methods: Chromium's POSTs carry an Origin
+        (None, "OPTIONS", "none", False),
+        ("https://evil.example", "GET", "none", False),  # a bad Origin is never excused
+        ("null", "GET", "none", False),
+    ],
+)
+def test_origin_less_requests(
+    origin: str | None, method: str, sec_fetch_site: str | None, ok: bool
+) -> None:
+    refusal = check_request(
+        host="127.0.0.1:1",
+        origin=origin,
+        authorization="Bearer t",
+        port=1,
+        origins=OriginPolicy(CHROME_ORIGIN),
+        token="t",
+        method=method,
+        sec_fetch_site=sec_fetch_site,
+    )
+    assert (refusal is None) is ok
+    if not ok:
+        assert refusal is not None and (refusal.status, refusal.cors) == (403, False)
 
 
 # --- the token file ------------------------------------------------------------------------------
@@ -253,6 +292,20 @@ async def test_origin_attacks_get_403_without_cors(tmp_path: Path, origin: str |
             assert reply.status == 403, (method, path)
             assert not any(h.startswith("access-control-") for h in reply.headers)
             assert reply.json() == {"error": "origin not allowed"}
+
+
+async def test_chromium_origin_less_get_passes_with_the_token(api: RunningApi) -> None:
+    headers = api.client.headers(Origin=None, Sec_Fetch_Site="none", Sec_Fetch_Mode="cors")
+    reply = await send(api.client, "GET", "/v1/status", headers=headers)
+    assert reply.status == 200
+    assert "access-control-allow-origin" not in reply.headers  # not a CORS request
+    no_token = {k: v for k, v in headers.items() if k != "Authorization"}
+    assert (await send(api.client, "GET", "/v1/status", headers=no_token)).status == 401
+    post = await send(api.client, "POST", "/v1/check", body={}, headers=headers)
+    assert post.status == 403
+    for value in ("cross-site", "same-site", "same-origin"):
+        page = api.client.headers(Origin=None, Sec_Fetch_Site=value)
+        assert (await send(api.client, "GET", "/v1/status", headers=page)).status == 403
 
 
 @pytest.mark.parametrize(

@@ -281,11 +281,18 @@ class DecodedPairs:
     lossy: bool
 
 
-def split_urlencoded(data: bytes) -> list[tuple[bytes, bytes | None]]:
-    """Split ``a=1&b=%E5%BC%A0&flag`` into percent-decoded byte pairs (``+`` is a space).
+def split_urlencoded(
+    data: bytes, *, plus_is_space: bool | None = None
+) -> list[tuple[bytes, bytes | None]]:
+    """Split ``a=1&b=%E5%BC%A0&flag`` into percent-decoded byte pairs.
 
     Empty items (``a=1&&b=2``) are dropped; an item without ``=`` gives ``(name, None)``.
+    ``+`` is a space (the form rule) in data an encoder produced; ``plus_is_space=None``
+    (the default) decides that from the data itself: encoders (browsers, URLSearchParams,
+    urlencode) percent-encode every non-ASCII byte, so urlencoded-looking data that holds raw
+    non-ASCII bytes was written by hand, and its ``+`` is a plus (``手机号：+86-10-...``).
     """
+    plus = data.isascii() if plus_is_space is None else plus_is_space
     out: list[tuple[bytes, bytes | None]] = []
     append = out.append
     for item in data.split(b"&"):
@@ -293,13 +300,13 @@ def split_urlencoded(data: bytes) -> list[tuple[bytes, bytes | None]]:
             continue
         name, eq, value = item.partition(b"=")
         # Most names and many values hold neither "%" nor "+": skip the decoding call.
-        if b"%" in name or b"+" in name:
-            name = percent_decode_bytes(name, plus_is_space=True)
+        if b"%" in name or (plus and b"+" in name):
+            name = percent_decode_bytes(name, plus_is_space=plus)
         if not eq:
             append((name, None))
             continue
-        if b"%" in value or b"+" in value:
-            value = percent_decode_bytes(value, plus_is_space=True)
+        if b"%" in value or (plus and b"+" in value):
+            value = percent_decode_bytes(value, plus_is_space=plus)
         append((name, value))
     return out
 

@@ -47,6 +47,17 @@ def test_dispatch(
     assert [f.location for f in out.fields] == locations
 
 
+@pytest.mark.parametrize("content_type", ["text/plain;charset=UTF-8", None])
+def test_text_that_looks_like_a_form_keeps_its_plus_signs(content_type: str | None) -> None:
+    # A beacon of label text that happens to start with "name=value": no encoder wrote it
+    # (raw non-ASCII), so "+86" is not " 86".
+    data = "agree=true；手机号：+86-10-45965473；备注：好的".encode()
+    out = parse(data, content_type)
+    assert [(f.location, f.value) for f in out.fields] == [
+        ("form.agree", "true；手机号：+86-10-45965473；备注：好的")
+    ]
+
+
 def test_prefix_and_container_encodings() -> None:
     out = parse(json.dumps({"tel": PHONE}).encode(), "application/json", prefix="ws.")
     (f,) = out.fields

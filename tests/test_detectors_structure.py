@@ -173,10 +173,29 @@ def test_key_safety(key: str, safe: bool, label: str) -> None:
         (b"n=%D5%C5", [(b"n", b"\xd5\xc5")]),
         (b"a=b=c", [(b"a", b"b=c")]),
         (b"", []),
+        # raw non-ASCII bytes: written by hand, not by an encoder, so "+" is a plus
+        (
+            "agree=true；手机号：+86-10-45965473".encode(),
+            [(b"agree", "true；手机号：+86-10-45965473".encode())],
+        ),
+        ("n=张+三%2B&x+y=1".encode(), [(b"n", "张+三+".encode()), (b"x+y", b"1")]),
     ],
 )
 def test_split_urlencoded(data: bytes, expected: list[tuple[bytes, bytes | None]]) -> None:
     assert split_urlencoded(data) == expected
+
+
+def test_split_urlencoded_plus_rule_can_be_forced() -> None:
+    data = "n=张+三".encode()
+    assert split_urlencoded(data, plus_is_space=True) == [(b"n", "张 三".encode())]
+    assert split_urlencoded(b"n=a+b", plus_is_space=False) == [(b"n", b"a+b")]
+
+
+def test_form_in_value_written_by_hand_keeps_plus() -> None:
+    (child, _) = expand_value(parent(f"tel=+86-{PHONE}&name=张三"))
+    assert (child.location, child.value) == ("form.payload.tel", f"+86-{PHONE}")
+    (child, _) = expand_value(parent(f"tel=%2B86+{PHONE}&name=x"))  # an encoder's output
+    assert (child.location, child.value) == ("form.payload.tel", f"+86 {PHONE}")
 
 
 @pytest.mark.parametrize(

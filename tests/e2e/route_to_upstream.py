@@ -1,28 +1,36 @@
-"""Test-only mitmproxy addon: connect every named host to the local test upstream.
+"""Test-only mitmproxy addon: send every named host's requests to the local test upstream.
 
 End-to-end tests browse ``http://shop.test/`` and ``http://tracker.example/`` through the proxy;
-no DNS knows those names and the tests must stay on 127.0.0.1, so the server connection is
-pointed at the upstream given by ``formshield_test_upstream`` (``host:port``). The request keeps
-its Host header, so the upstream (and formshield) still see which name the client asked for.
+no DNS knows those names and the tests must stay on 127.0.0.1, so each request's server address
+is set to the upstream given by ``formshield_test_upstream`` (``host:port``). The Host header
+keeps the name the client asked for, which is what mitmproxy's ``pretty_host`` (and so
+formshield) reads; the upstream can serve several sites by it.
+
+This rewrites the request in ``requestheaders`` rather than the address in ``server_connect``:
+with the latter mitmproxy cannot match a kept-alive server connection to later requests for the
+same name, opens a new one each time and stalls once a client connection reaches ``max_conns``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mitmproxy import ctx
-from mitmproxy.proxy.server_hooks import ServerConnectionHookData
+from mitmproxy import ctx, http
 
 
 class RouteToUpstream:
     def load(self, loader: Any) -> None:
         loader.add_option("formshield_test_upstream", str, "", "host:port of the test upstream")
 
-    def server_connect(self, data: ServerConnectionHookData) -> None:
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
         target = ctx.options.formshield_test_upstream
-        if target:
-            host, _, port = target.rpartition(":")
-            data.server.address = (host, int(port))
+        if not target or flow.request.scheme != "http":
+            return
+        host, _, port = target.rpartition(":")
+        name = flow.request.host_header or flow.request.pretty_host
+        flow.request.host = host
+        flow.request.port = int(port)
+        flow.request.host_header = name
 
 
 addons = [RouteToUpstream()]

@@ -27,6 +27,7 @@ from addon.audit import AuditStore, AuditStoreError
 from addon.holds import ANSWERS, Answer, Held, HoldRegistry
 from detectors.engine import Scanner
 from policies.domains import registrable_domain
+from policies.model import Action
 from policies.store import PolicyStore
 from policies.user_policy import (
     UserPolicyError,
@@ -257,18 +258,55 @@ class ApiBackend:
         return {"id": held.id, "outcome": answer}
 
     def _remember_allow(self, held: Held) -> None:
-        if held.site is None:
+        """Write rules allowing the held request's entity types from its site to its host.
+
+        The rules must decide this very request: if another file has a more specific rule (one
+        naming a method and path), they are written again as outranking rules; if even those
+        lose (``combine: most-severe`` lets ``ask`` beat ``allow``), the user file is restored
+        and the answer refused (409), so that "always" never silently means "once".
+        """
+        site = held.site
+        if site is None:
             raise ApiError(
                 400, "the page's site is unknown, so 'always' cannot be remembered; send once"
             )
         try:
-            policy = allow_always(self.user_file.read(), held.site, held.host, held.entity_types)
-            self.user_file.write(policy)
+            before = self.user_file.read()
+            for outrank in (False, True):
+                policy = allow_always(before, site, held.host, held.entity_types, outrank=outrank)
+                self.user_file.write(policy)
+                self._reload()
+                losing = self._not_allowed(held)
+                if losing is None:
+                    return
+            self.user_file.write(before)
+            self._reload()
         except UserPolicyError as exc:
             raise ApiError(400, f"cannot remember this answer: {exc}") from None
         except OSError as exc:
             raise ApiError(500, f"cannot write the user policy file: {exc.strerror}") from None
-        self._reload()
+        raise ApiError(
+            409,
+            f"'always allow' cannot override {losing} (the policy's combine mode lets the more "
+            "severe action win); answer send_once, or change that rule",
+        )
+
+    def _not_allowed(self, held: Held) -> str | None:
+        """The rule that still keeps one of the held request's findings from being allowed."""
+        policy = self._store().policy
+        for finding in held.findings:
+            decision = policy.decide(
+                held.site,
+                held.host,
+                finding.entity_type,
+                finding.score,
+                method=held.method,
+                path=held.path,
+                third_party=held.third_party,
+            )
+            if decision.action is not Action.ALLOW:
+                return str(decision.rule)
+        return None
 
     def record(self, held: Held, answer: Answer) -> None:
         """A person's answer to the audit store (fingerprints of the values, never values)."""

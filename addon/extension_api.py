@@ -49,6 +49,7 @@ from addon.api_token import TokenError, load_or_create_token, token_path
 from addon.holds import TIMEOUT, Held, HoldRegistry, answer_action, new_expiry
 from addon.secrets import data_dir as formshield_data_dir
 from policies.domains import normalize_host
+from policies.engine import strip_query
 from policies.model import PolicyError
 from policies.store import PolicyStore
 from policies.user_policy import USER_POLICY_FILE, UserPolicyFile
@@ -238,6 +239,9 @@ class ExtensionApi:
             expires_at=new_expiry(timeout),
             findings_view=findings_view(verdict.findings, verdict.decisions),
             findings=verdict.findings,
+            method=flow.request.method,
+            path=strip_query(flow.request.path),
+            third_party=verdict.third_party,
         )
         self.hub.publish("ask", held.event_data(), held.site)
         answer = await self.holds.wait(held, timeout)

@@ -58,6 +58,11 @@ class Held:
     expires_at: float
     findings_view: list[dict[str, Any]]
     findings: Sequence[Finding] = field(repr=False, default=())
+    # The request's method, path (no query; may hold values, so never shown) and party
+    # verdict: an "always allow" answer checks that its new rule decides this very request.
+    method: str = "POST"
+    path: str = field(repr=False, default="/")
+    third_party: bool | None = None
     # Created by HoldRegistry.wait on the running loop; None (released) means "no answer".
     future: asyncio.Future[str | None] | None = field(repr=False, default=None)
 

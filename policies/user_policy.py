@@ -15,9 +15,13 @@ file in a restricted shape, so ``formshield policy check`` and ``explain`` work 
         destination: third-party          # first-party, third-party or one domain pattern
         entities: [CN_PHONE]              # one entity type, or "*"
         action: allow                     # [fallback, timeout: only with ask]
+        # [method: [GET, HEAD, ...every standard method], path: "*"]: an "outranking" rule
 
 :class:`UserPolicy` is that shape as a value: a trust list per site and one rule per
 ``(site, entity, party)`` key, so that setting an action for a key replaces the earlier choice.
+An "always allow" answer that would lose to a rule naming a method and path is written as an
+*outranking* rule (:data:`OUTRANK_METHODS`, :data:`OUTRANK_PATH`): it matches every request
+as before but ranks as specific as such a rule, and the later file (this one) wins the tie.
 :func:`apply_change` makes the changes the API offers; :func:`render` writes the YAML;
 :class:`UserPolicyFile` validates the rendered text with :func:`policies.loader.parse_text`
 before it atomically replaces the file (temporary file + ``os.replace``), so a bad change never
@@ -56,6 +60,13 @@ FILE_MODE = 0o600
 # (site, entity type or "*", party: first-party / third-party / domain pattern)
 RuleKey = tuple[str, str, str]
 
+# An "outranking" rule names every standard method and the path glob "*": it matches what a rule
+# without method and path matches, but ranks as specific as a rule naming both (see
+# docs/policy-format.md, "Combining"), so it beats such rules of other files at equal site,
+# destination and entity specificity (ties go to the file loaded last: this one).
+OUTRANK_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
+OUTRANK_PATH = "*"
+
 _HEADER = """\
 # formshield user policy: the choices you made in the browser extension.
 # formshield's extension API writes this file; the proxy layers it last, over the bundled
@@ -82,7 +93,9 @@ class UserRule:
 
     ``party`` is ``first-party``, ``third-party`` or a destination pattern in canonical form
     (``pay.example.com``, ``*.example.com``). ``fallback`` and ``timeout`` are only for ``ask``;
-    ``None`` means the format's defaults (``block`` after 30 s).
+    ``None`` means the format's defaults (``block`` after 30 s). ``outrank`` writes the rule with
+    :data:`OUTRANK_METHODS` and :data:`OUTRANK_PATH` (used when an "always allow" answer would
+    otherwise lose to a rule that names a method and path).
     """
 
     site: str
@@ -91,6 +104,7 @@ class UserRule:
     action: Action
     fallback: Action | None = None
     timeout: float | None = None
+    outrank: bool = False
 
     @property
     def key(self) -> RuleKey:
@@ -108,6 +122,8 @@ class UserRule:
         if self.action is Action.ASK:
             out["fallback"] = str(self.fallback or DEFAULT_ASK_FALLBACK)
             out["timeout"] = self.timeout if self.timeout is not None else DEFAULT_ASK_TIMEOUT
+        if self.outrank:
+            out["outrank"] = True
         return out
 
 
@@ -302,19 +318,27 @@ def apply_change(policy: UserPolicy, site: str, change: Change) -> UserPolicy:
 
 
 def allow_always(
-    policy: UserPolicy, site: str, destination: str, entities: Iterable[str]
+    policy: UserPolicy,
+    site: str,
+    destination: str,
+    entities: Iterable[str],
+    *,
+    outrank: bool = False,
 ) -> UserPolicy:
     """``policy`` plus rules allowing ``entities`` from ``site`` to the ``destination`` host.
 
-    Used for the answer "always allow" to an ``ask``. Entity types unknown to the policy format
-    raise :class:`UserPolicyError` (widening them to ``*`` would allow more than was asked).
+    Used for the answer "always allow" to an ``ask``; ``outrank`` makes the rules
+    :attr:`UserRule.outrank`. Entity types unknown to the policy format raise
+    :class:`UserPolicyError` (widening them to ``*`` would allow more than was asked).
     """
     party = rule_party(destination)
+    rules = dict(policy.rules)
     for entity in sorted(set(entities)):
         if entity not in KNOWN_ENTITIES:
             raise UserPolicyError(f"entity type '{entity}' cannot be named in a policy file")
-        policy = apply_change(policy, site, SetRule(entity, party, Action.ALLOW))
-    return policy
+        rule = UserRule(site, entity, party, Action.ALLOW, outrank=outrank)
+        rules[rule.key] = rule
+    return UserPolicy(policy.trust, rules)
 
 
 # --- YAML ----------------------------------------------------------------------------------
@@ -364,6 +388,9 @@ def render(policy: UserPolicy, name: str = USER_POLICY_FILE) -> str:
                 item["fallback"] = str(rule.fallback)
             if rule.timeout is not None:
                 item["timeout"] = rule.timeout
+        if rule.outrank:
+            item["method"] = list(OUTRANK_METHODS)
+            item["path"] = OUTRANK_PATH
         rules.append(item)
     doc["rules"] = rules
     body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=False, default_flow_style=False)
@@ -394,13 +421,18 @@ def from_policy_file(policy_file: PolicyFile) -> UserPolicy:
         trust.setdefault(site, set()).update(canonical_pattern(d) for d in entry.destinations)
     rules: dict[RuleKey, UserRule] = {}
     for rule in policy_file.rules:
+        outrank = (
+            rule.methods == frozenset(OUTRANK_METHODS)
+            and rule.path_key == "path"
+            and rule.path_text == OUTRANK_PATH
+        )
         unsupported = [
             name
             for name, present in (
                 ("description", rule.description is not None),
                 ("min_score", rule.min_score != 0.0),
-                ("method", rule.methods is not None),
-                (rule.path_key or "path", rule.path is not None),
+                ("method", rule.methods is not None and not outrank),
+                (rule.path_key or "path", rule.path is not None and not outrank),
                 ("message", rule.message is not None),
                 ("failure_mode", rule.failure_mode is not None),
             )
@@ -431,6 +463,7 @@ def from_policy_file(policy_file: PolicyFile) -> UserPolicy:
                         rule.action,
                         fallback if rule.action is Action.ASK else None,
                         timeout if rule.action is Action.ASK else None,
+                        outrank,
                     )
                     old = rules.get(new.key)
                     # Equal keys have equal specificity in one file: the engine lets the most

@@ -405,19 +405,22 @@ async def test_server_stop_ends_streams(tmp_path: Path) -> None:
 # --- held requests --------------------------------------------------------------------------------
 
 
-def held_for(hold_id: str, site: str | None = "shop.test") -> Held:
+def held_for(hold_id: str, site: str | None = "shop.test", host: str = "c.tracker.example") -> Held:
     findings = scanner().scan_text(f"身份证 {ID}", location="form.idNo", name="idNo")
     return Held(
         id=hold_id,
         site=site,
         destination="tracker.example",
-        host="c.tracker.example",
-        url="http://c.tracker.example/collect",
+        host=host,
+        url=f"http://{host}/collect",
         rule="test.yaml:3 (ask-ids)",
         fallback="block",
         expires_at=new_expiry(5),
         findings_view=[{"entity_type": f.entity_type, "masked": f.masked} for f in findings],
         findings=findings,
+        method="POST",
+        path="/profile/save",
+        third_party=True,
     )
 
 
@@ -524,3 +527,57 @@ async def test_disconnect_is_noticed_between_pings(tmp_path: Path) -> None:
         async with open_sse(api.client):
             await wait_until(lambda: api.backend.hub.has_listener("shop.test"))
         await wait_until(lambda: not api.backend.hub.has_listener("shop.test"), timeout=2)
+
+
+ASK_WITH_PATH = """\
+{combine}rules:
+  - id: ask-profile-ids
+    site: shop.test
+    destination: c.tracker.example
+    entities: [CN_RESIDENT_ID]
+    method: POST
+    path: /profile/*
+    action: ask
+"""
+
+
+async def test_always_allow_outranks_an_ask_rule_with_method_and_path(tmp_path: Path) -> None:
+    policy = tmp_path / "ask.yaml"
+    policy.write_text(ASK_WITH_PATH.format(combine=""))
+    async with running_api(tmp_path / "d", policies=[policy]) as api:
+        task = asyncio.create_task(api.backend.holds.wait(held_for("h"), 5))
+        await wait_until(lambda: len(api.backend.holds) == 1)
+        reply = await call(api.client, "POST", "/v1/held/h", {"answer": "always_allow"})
+        assert reply.status == 200
+        assert await task == "always_allow"
+        store = api.parts.policies
+        assert store is not None
+        decision = store.policy.decide(
+            "shop.test", "c.tracker.example", "CN_RESIDENT_ID", 1.0,
+            method="POST", path="/profile/save", third_party=True,
+        )  # fmt: skip
+        assert (str(decision.action), decision.rule.id) == (
+            "allow",
+            "user:shop.test:CN_RESIDENT_ID:c.tracker.example",
+        )
+        view = (await call(api.client, "GET", "/v1/sites/shop.test/policy")).json()
+        assert view["user_rules"][0]["outrank"] is True
+
+
+async def test_always_allow_that_cannot_win_is_refused_and_undone(tmp_path: Path) -> None:
+    policy = tmp_path / "ask.yaml"
+    policy.write_text(ASK_WITH_PATH.format(combine="combine: most-severe\n"))
+    async with running_api(tmp_path / "d", policies=[policy]) as api:
+        await call(api.client, "POST", "/v1/sites/shop.test/policy", {"trust": "a.example"})
+        before = api.user_file.read_bytes()
+        task = asyncio.create_task(api.backend.holds.wait(held_for("h"), 5))
+        await wait_until(lambda: len(api.backend.holds) == 1)
+        reply = await call(api.client, "POST", "/v1/held/h", {"answer": "always_allow"})
+        assert reply.status == 409
+        # under most-severe, the bundled block for IDs to third parties wins over any allow
+        assert "cannot override default.yaml:" in reply.json()["error"]
+        assert "(third-party-ids)" in reply.json()["error"]
+        assert api.user_file.read_bytes() == before
+        assert not task.done()  # still held: the person can answer send_once or block
+        await call(api.client, "POST", "/v1/held/h", {"answer": "block"})
+        assert await task == "block"

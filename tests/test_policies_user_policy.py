@@ -400,3 +400,46 @@ def test_no_temp_file_left_when_the_directory_is_gone(tmp_path: Path) -> None:
         f.write(UserPolicy())
     assert not (tmp_path / "gone").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_outranking_rules_round_trip_and_beat_method_path_rules(tmp_path: Path) -> None:
+    other = tmp_path / "site.yaml"
+    other.write_text(
+        "rules:\n  - id: ask-profile\n    site: shop.test\n    destination: shop.test\n"
+        "    entities: [CN_PHONE]\n    method: POST\n    path: /profile/*\n    action: ask\n"
+    )
+    user = tmp_path / "user-policy.yaml"
+    store = PolicyStore([BUNDLED_DEFAULT, other, user], optional=[user])
+
+    def decide() -> str:
+        decision = store.policy.decide(
+            "shop.test", "shop.test", "CN_PHONE", 1.0, method="POST", path="/profile/save"
+        )
+        return f"{decision.action} {decision.rule.id}"
+
+    plain = allow_always(UserPolicy(), "shop.test", "shop.test", ["CN_PHONE"])
+    UserPolicyFile(user).update(plain)
+    store.reload()
+    assert decide() == "ask ask-profile"  # a plain rule is less specific
+    boosted = allow_always(UserPolicy(), "shop.test", "shop.test", ["CN_PHONE"], outrank=True)
+    text = UserPolicyFile(user).write(boosted)
+    assert "path: '*'" in text and "- TRACE" in text
+    store.reload()
+    assert decide() == "allow user:shop.test:CN_PHONE:shop.test"
+    # ...and it still matches every request, like the plain rule did
+    get = store.policy.decide("shop.test", "shop.test", "CN_PHONE", 1.0, method="GET", path="/x")
+    assert get.action is Action.ALLOW
+    assert UserPolicyFile(user).read() == boosted
+    [rule] = boosted.rules.values()
+    assert rule.as_dict()["outrank"] is True
+
+
+def test_other_method_lists_are_still_refused() -> None:
+    text = (
+        "rules:\n  - id: r\n    site: a.com\n    destination: third-party\n"
+        "    method: [GET, POST]\n    path: '*'\n    action: allow\n"
+    )
+    policy_file, errors = parse_text(text, "u.yaml")
+    assert errors == [] and policy_file is not None
+    with pytest.raises(UserPolicyError, match="uses method"):
+        from_policy_file(policy_file)

@@ -25,6 +25,13 @@ from addon.scan_output import (
 from detectors.masking import mask
 from detectors.model import Finding, ScanIssue
 
+
+@pytest.fixture(autouse=True)
+def _no_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Table output sizes itself to COLUMNS when set; pytest-xdist workers set it to 80."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 ID = "11010519491231002X"
 PHONE = "13912345678"
 

@@ -19,7 +19,7 @@ from detectors.model import Field, PathStep
 from detectors.structure import (
     KEY,
     decode_pairs,
-    json_fields,
+    json_leaves,
     key_is_safe,
     key_label,
     split_urlencoded,
@@ -279,8 +279,8 @@ def _json_body(
     batch = isinstance(obj, list) and obj and all(_is_graphql(o) for o in obj)
     if _is_graphql(obj) or batch:
         out.result.body_format = "graphql"
-        out.add_all(
-            json_fields(
+        out.add_walked(
+            *json_leaves(
                 obj,
                 "graphql",
                 f"{prefix}graphql",
@@ -291,8 +291,8 @@ def _json_body(
         )
         return
     out.result.body_format = "json"
-    out.add_all(
-        json_fields(
+    out.add_walked(
+        *json_leaves(
             obj,
             "json",
             loc,
@@ -345,8 +345,8 @@ def _ndjson_text(
             out.issue("invalid_json", loc, "line is not valid JSON; it is scanned as text")
             out.add(Field(loc, line, "ndjson", (i,), None, (), encodings))
             continue
-        out.add_all(
-            json_fields(
+        out.add_walked(
+            *json_leaves(
                 obj,
                 "ndjson",
                 loc,

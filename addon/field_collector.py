@@ -6,7 +6,7 @@ Kept apart from :mod:`addon.request_fields` (URL, headers, entry points) and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from detectors.model import Field, ScanIssue
@@ -92,6 +92,24 @@ class FieldCollector:
                 self._append(child)
         else:
             self._append(f)
+
+    def add_walked(self, fields: list[Field], structured: Sequence[int]) -> None:
+        """Add the fields of a JSON walk (:func:`detectors.structure.json_leaves`): only those at
+        the ``structured`` indices (ascending) may hold structure; the runs between them are
+        appended as they are, in C, which saves a Python step per leaf of a big body."""
+        limit = self.limits.max_fields
+        start = 0
+        for index in (*structured, len(fields)):
+            if self._full:
+                return
+            chunk = fields[start:index]
+            if len(self.fields) + len(chunk) > limit:
+                self.add_all(fields[start:])  # the limit falls in this run: field by field
+                return
+            self.fields.extend(chunk)
+            if index < len(fields):
+                self.add(fields[index])
+            start = index + 1
 
     def add_all(self, fields: Iterable[Field]) -> None:
         """:meth:`add` every field (inlined for plain values: big bodies have ~35k fields)."""

@@ -44,8 +44,10 @@ __all__ = [
     "decode_pairs",
     "expand_value",
     "json_fields",
+    "json_leaves",
     "key_is_safe",
     "key_label",
+    "may_hold_structure",
     "split_urlencoded",
     "urlencoded_fields",
 ]
@@ -63,6 +65,8 @@ MAX_NESTING = 6
 # Hard bound on the JSON walk's recursion (Python's default limit is 1000 frames).
 MAX_WALK_DEPTH = 200
 _UNSEEN = object()
+# First characters of a value that may be JSON (after whitespace).
+_STRUCT_START = frozenset("{[ \t\r\n")
 
 # A name that may hold personal data: a run of 5+ digits (phone, ID, card, passport), an "@",
 # or a long text. Such names are scanned as values and hidden in locations.
@@ -130,9 +134,32 @@ def json_fields(
     :data:`MAX_WALK_DEPTH`) a subtree is yielded as one field holding its JSON text and a
     ``depth_limit`` issue is added to ``issues``. Linear in the document size.
     """
+    return iter(json_leaves(obj, source, prefix, path, labels=labels, encodings=encodings,
+                            max_depth=max_depth, issues=issues)[0])  # fmt: skip
+
+
+def json_leaves(
+    obj: object,
+    source: str = "json",
+    prefix: str = "json",
+    path: tuple[PathStep, ...] = (),
+    *,
+    labels: tuple[str, ...] = (),
+    encodings: tuple[str, ...] = (),
+    max_depth: int = MAX_JSON_DEPTH,
+    issues: list[ScanIssue] | None = None,
+) -> tuple[list[Field], list[int]]:
+    """:func:`json_fields` as a list, plus the indices of the string leaves that may hold
+    structure (an ``=``, or a leading ``{``/``[``, see :func:`may_hold_structure`): a caller
+    expanding structure in values looks at those only, not at every leaf of a big body."""
     walker = _JsonWalker(source, labels, encodings, min(max_depth, MAX_WALK_DEPTH), issues)
     walker.walk(obj, prefix, path, None, 0)
-    return iter(walker.out)
+    return walker.out, walker.structured
+
+
+def may_hold_structure(value: str) -> bool:
+    """Cheap necessary condition for :func:`expand_value` to find structure in ``value``."""
+    return len(value) >= 3 and ("=" in value or value[0] in _STRUCT_START)
 
 
 class _JsonWalker:
@@ -141,7 +168,16 @@ class _JsonWalker:
     Recursion depth is bounded by ``max_depth`` (<= MAX_WALK_DEPTH), far below Python's limit.
     """
 
-    __slots__ = ("_labels", "encodings", "issues", "labels", "max_depth", "out", "source")
+    __slots__ = (
+        "_labels",
+        "encodings",
+        "issues",
+        "labels",
+        "max_depth",
+        "out",
+        "source",
+        "structured",
+    )
 
     def __init__(
         self,
@@ -157,6 +193,8 @@ class _JsonWalker:
         self.max_depth = max_depth
         self.issues = issues
         self.out: list[Field] = []
+        # Indices in out of string leaves that may hold structure (may_hold_structure).
+        self.structured: list[int] = []
         # Key -> location label, or None for an unsafe key; keys repeat across list items.
         self._labels: dict[str, str | None] = {}
 
@@ -179,24 +217,28 @@ class _JsonWalker:
                 self._too_deep(value, loc, vpath, name)
                 return
             known = self._labels
+            structured = self.structured
+            dot = loc + "."
             for key, child in value.items():
                 k = key if type(key) is str else str(key)
                 label = known.get(k, _UNSEEN)
                 if label is _UNSEEN:
                     label = known[k] = (k or '""') if key_is_safe(k) else None
-                cpath = (*vpath, k)
+                cpath = vpath + (k,)  # noqa: RUF005 - faster than (*vpath, k) in this hot loop
                 if label is None:
-                    cloc = f"{loc}.<key>"
-                    append(
+                    cloc = dot + "<key>"
+                    self._add(
                         _key_field(
                             k, cloc, source=source, path=cpath, labels=labels, encodings=encodings
                         )
                     )
                 else:
-                    cloc = f"{loc}.{label}"
+                    cloc = dot + label  # type: ignore[operator]  # label is a str here
                 kind = type(child)
                 if kind is str:
                     append(Field(cloc, child, source, cpath, k, labels, encodings))
+                    if "=" in child or child[:1] in _STRUCT_START:
+                        structured.append(len(out) - 1)
                 elif kind is int:
                     append(Field(cloc, str(child), source, cpath, k, labels, encodings))
                 elif kind is bool or child is None:
@@ -212,15 +254,19 @@ class _JsonWalker:
                 if kind is bool or child is None:
                     continue
                 iloc = f"{loc}[{i}]"
-                ipath = (*vpath, i)
+                ipath = vpath + (i,)  # noqa: RUF005 - faster than (*vpath, i) in this hot loop
                 if kind is str:
                     append(Field(iloc, child, source, ipath, name, labels, encodings))
+                    if "=" in child or child[:1] in _STRUCT_START:
+                        self.structured.append(len(out) - 1)
                 elif kind is int:
                     append(Field(iloc, str(child), source, ipath, name, labels, encodings))
                 else:
                     self.walk(child, iloc, ipath, name, depth + 1)
         elif isinstance(value, str):
             append(Field(loc, value, source, vpath, name, labels, encodings))
+            if "=" in value or value[:1] in _STRUCT_START:
+                self.structured.append(len(out) - 1)
         elif isinstance(value, bool) or value is None:
             return
         elif isinstance(value, int):
@@ -240,7 +286,7 @@ class _JsonWalker:
                     "scanned as one text value",
                 )
             )
-        self.out.append(
+        self._add(
             Field(
                 loc,
                 _dump(value),
@@ -251,6 +297,12 @@ class _JsonWalker:
                 (*self.encodings, "json_subtree"),
             )
         )
+
+    def _add(self, field: Field) -> None:
+        """Append a field of the rare kinds (keys, subtrees), flagging possible structure."""
+        self.out.append(field)
+        if may_hold_structure(field.value):
+            self.structured.append(len(self.out) - 1)
 
 
 def _float_text(value: float) -> str:

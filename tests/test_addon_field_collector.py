@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from addon.field_collector import FieldCollector, ParseLimits
 from detectors.model import Field
+from detectors.structure import json_fields, json_leaves
 
 PHONE = "13800001111"
 
@@ -33,3 +37,36 @@ def test_field_limit_is_reported_once() -> None:
     out.add(Field("form.late", "v"))
     assert len(out.fields) == 3
     assert [i.kind for i in out.issues] == ["too_many_fields"]
+
+
+_LEAF = st.one_of(
+    st.sampled_from(
+        ["v", "", PHONE, "a=1&tel=13800001111", "x=", '{"tel": "13800001111"}', " [1, 2]",
+         "[]", "{not json}", "k=v=w", "=="]
+    ),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+)  # fmt: skip
+_DOCS = st.recursive(
+    _LEAF,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(
+            st.sampled_from(["a", "b", "tel", PHONE, "k=v", "{"]), children, max_size=4
+        ),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300)
+@given(_DOCS, st.integers(1, 12), st.integers(1, 6))
+def test_add_walked_equals_adding_each_field(doc: object, max_fields: int, nesting: int) -> None:
+    limits = ParseLimits(max_fields=max_fields, max_nesting=nesting)
+    walked, each = FieldCollector(limits), FieldCollector(limits)
+    walked.add_walked(*json_leaves(doc))
+    each.add_all(json_fields(doc))
+    assert walked.fields == each.fields
+    assert walked.issues == each.issues

@@ -222,36 +222,53 @@ class Scanner:
             if by_length is not None and value.isdigit() and value.isascii():
                 # Digits only: never encoded or structured; routed by length.
                 if len(value) in by_length:
-                    self._plain(field, value, value, findings)
+                    routes = self._digit_routes(field, value)
+                    if routes:
+                        self._plain(field, value, value, routes, findings)
                 continue
+            ascii_value = value.isascii()
             if work(value) is None:
                 # No digit, "@", escape or structure character: only base64 is possible.
-                if len(value) >= MIN_BASE64_LEN and may_be_encoded(value):
+                if ascii_value and len(value) >= MIN_BASE64_LEN and may_be_encoded(value):
                     self._scan_field(field, findings, 0, len(field.encodings))
                 continue
-            if may_be_encoded(value) or _STRUCTURE_HINT.search(value) is not None:
+            if (
+                "%" in value
+                or "&" in value
+                or "\\" in value
+                or (ascii_value and len(value) >= MIN_BASE64_LEN and may_be_encoded(value))
+                or _STRUCTURE_HINT.search(value) is not None
+            ):
                 self._scan_field(field, findings, 0, len(field.encodings))
                 continue
-            normal = value if value.isascii() else to_halfwidth(value)
+            normal = value if ascii_value else to_halfwidth(value)
             if prefilter is None or prefilter(normal) is not None:
-                self._plain(field, value, normal, findings)
+                routes = self._routes_for(field, normal)
+                if routes:
+                    self._plain(field, value, normal, routes, findings)
         return findings
 
-    def _plain(self, field: Field, value: str, normal: str, out: list[Finding]) -> None:
-        """Scan a value that needs no decoding or expansion (``normal``: half-width)."""
-        routes = self._routes_for(field, normal)
-        if routes:
-            hits = self._run(field, value, normal, routes)
-            if hits:
-                self._report(
-                    field,
-                    value,
-                    hits,
-                    encodings=field.encodings,
-                    base=len(field.encodings),
-                    out=out,
-                    seen=None,
-                )
+    def _plain(
+        self,
+        field: Field,
+        value: str,
+        normal: str,
+        routes: list[tuple[_Route, bool]],
+        out: list[Finding],
+    ) -> None:
+        """Run ``routes`` on a value that needs no decoding or expansion (``normal``:
+        half-width) and report what they find."""
+        hits = self._run(field, value, normal, routes)
+        if hits:
+            self._report(
+                field,
+                value,
+                hits,
+                encodings=field.encodings,
+                base=len(field.encodings),
+                out=out,
+                seen=None,
+            )
 
     # --- fields, variants, structure -------------------------------------------------------
 

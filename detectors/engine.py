@@ -237,7 +237,9 @@ class Scanner:
                 or "&" in value
                 or "\\" in value
                 or (ascii_value and len(value) >= MIN_BASE64_LEN and may_be_encoded(value))
-                or _STRUCTURE_HINT.search(value) is not None
+                or "=" in value  # structure (_STRUCTURE_HINT), as substring tests
+                or "{" in value
+                or "[" in value
             ):
                 self._scan_field(field, findings, 0, len(field.encodings))
                 continue

@@ -219,6 +219,9 @@ class Scanner:
             value = field.value
             if not value:
                 continue
+            if not self._gated:  # the reference for tests: no shortcut at all
+                self._scan_field(field, findings, 0, len(field.encodings))
+                continue
             if by_length is not None and value.isdigit() and value.isascii():
                 # Digits only: never encoded or structured; routed by length.
                 if len(value) in by_length:

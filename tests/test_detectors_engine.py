@@ -203,10 +203,26 @@ def _rows(findings: list[Finding]) -> list[tuple[str, str, int, int, float, str]
     ]
 
 
+_WRAPS = st.sampled_from(["plain", "percent", "base64", "base64url", "json", "form"])
+
+
+def _wrap(text: str, how: str) -> str:
+    if how == "json":
+        return json.dumps({"v": text, "tel": text})
+    if how == "form":
+        return urllib.parse.urlencode({"a": text, "idNo": text})
+    return ENCODERS["plain" if how == "plain" else how](text)
+
+
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.tuples(TEXTS, _NAMES), min_size=1, max_size=3))
-def test_routing_never_changes_findings(values: list[tuple[str, str | None]]) -> None:
-    fields = [Field(f"form.f{i}", text, name=name) for i, (text, name) in enumerate(values)]
+@given(st.lists(st.tuples(TEXTS, _NAMES, _WRAPS), min_size=1, max_size=3))
+def test_routing_never_changes_findings(values: list[tuple[str, str | None, str]]) -> None:
+    # The routed scanner (gates, prefilter, inline fast paths) against every recognizer on
+    # every decoded and expanded text.
+    fields = [
+        Field(f"form.f{i}", _wrap(text, how), name=name)
+        for i, (text, name, how) in enumerate(values)
+    ]
     assert _rows(_SHARED.scan_fields(fields)) == _rows(_UNGATED.scan_fields(fields))
 
 

@@ -54,6 +54,7 @@ MAX_DECODE_LAYERS = 3
 MAX_EXPAND_DEPTH = 4
 # Field names/labels whose context is remembered (they repeat across the records of a body).
 _CONTEXT_CACHE_SIZE = 4096
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 # A value can hold structure (JSON, a form, a URL with a query) only with one of these.
 _STRUCTURE_HINT = re.compile(r"[=\[{]")
 # A value needs any work at all (a candidate, an encoding, structure) only with one of these
@@ -298,6 +299,9 @@ class Scanner:
         # whole form first is wrong: "a=x%2By%40b.cn" percent-decoded then split turns the
         # "+" into a space, and "y@b.cn" would be reported for "x+y@b.cn".
         structured: list[tuple[str, ...]] = []
+        # Variants whose percent-decoding is a variant too: their digit runs glued to an escape
+        # ("%226013..." for a quoted card number) are artifacts; the decoding is scanned.
+        percent_parents = {chain[:-1] for _, chain in decoded if chain[-1] == "percent"}
         for text, chain in [(value, ()), *decoded]:
             if any(chain[: len(done)] == done for done in structured):
                 continue
@@ -315,7 +319,15 @@ class Scanner:
                     for child in children:
                         self._scan_field(child, out, depth + 1, base)
                     continue
-            self._scan_text(field, text, current.encodings, base, out, seen=seen)
+            self._scan_text(
+                field,
+                text,
+                current.encodings,
+                base,
+                out,
+                seen=seen,
+                percent_encoded=chain in percent_parents,
+            )
 
     def _scan_text(
         self,
@@ -326,15 +338,22 @@ class Scanner:
         out: list[Finding],
         *,
         seen: set[tuple[str, str]] | None,
+        percent_encoded: bool = False,
     ) -> None:
         """Append the findings of one (decoded) text of ``field`` to ``out``.
 
         ``seen`` holds ``(entity, value)`` already reported for this field (None: a new set).
+        ``percent_encoded``: the text's percent-decoding is scanned too, so a match that
+        overlaps a ``%XX`` escape (its hex digits glued to a number) is dropped here.
         """
+        hits = self._analyze(field, text)
+        if hits and percent_encoded:
+            escapes = [m.span() for m in _PERCENT_ESCAPE.finditer(text)]
+            hits = [h for h in hits if all(h.end <= s or h.start >= e for s, e in escapes)]
         self._report(
             field,
             text,
-            self._analyze(field, text),
+            hits,
             encodings=encodings,
             base=base,
             out=out,

@@ -334,3 +334,23 @@ def test_first_request_pays_no_lazy_loading() -> None:
         [sys.executable, "-c", _FIRST_SCAN], capture_output=True, text=True, check=True, timeout=120
     )
     assert float(result.stdout) < 0.02
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        # "%22" before a quoted number glues "22" to it in the raw text: only the decoding counts
+        (
+            urllib.parse.quote(json.dumps({"bank_card": "6013822406325202", "t": "96"}), safe=""),
+            [("CN_BANK_CARD", "6013822406325202", ("percent", "json"))],
+        ),
+        (urllib.parse.quote(f'"{PHONE}"', safe=""), [("CN_PHONE", PHONE, ("percent",))]),
+        # a number next to an escape but not glued to its hex digits is found in the raw text
+        (f"{PHONE}%20x", [("CN_PHONE", PHONE, ())]),
+    ],
+)
+def test_numbers_glued_to_percent_escapes_are_not_findings(
+    scanner: Scanner, value: str, expected: list[tuple[str, str, tuple[str, ...]]]
+) -> None:
+    findings = scanner.scan_text(value, name="info")
+    assert [(f.entity_type, f.value, f.value_encodings) for f in findings] == expected

@@ -9,8 +9,8 @@ and on the audit store and log the proxy wrote.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
-import socket
 import sqlite3
 import threading
 import time
@@ -41,6 +41,15 @@ rules:
     action: ask
     fallback: block
     timeout: 2
+  # Held long enough for the test that measures other traffic meanwhile (a loaded machine must
+  # not turn it into a timeout test).
+  - id: ask-ids-slow
+    site: "*"
+    destination: slow.example
+    entities: [CN_RESIDENT_ID]
+    action: ask
+    fallback: block
+    timeout: 60
 """
 FORM = {"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://shop.test"}
 
@@ -60,10 +69,17 @@ def proxy(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Itera
     extra = ["--set", f"formshield_api_port={port}"]
     with Mitmdump(upstream.port, data, policies=[policy], extra=extra) as mitm:
         mitm.api_port = port  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 20
-        while True:  # the API starts in `running`, just after the proxy port opens
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
+        deadline = time.monotonic() + 60
+        token_file = data / "api-token"
+        while True:
+            # The API starts in `running`, just after the proxy port opens. Ask it for its
+            # status with its token: a bare port probe could meet another process that took
+            # the free port meanwhile.
+            if token_file.exists():
+                client = ApiClient(port, token_file.read_text().strip(), timeout=1)
+                with contextlib.suppress(OSError, http.client.HTTPException):
+                    if client.get("/v1/status").status == 200:
+                        break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"API did not start:\n{mitm.output()}")
             time.sleep(0.1)
@@ -225,7 +241,7 @@ def test_other_traffic_flows_while_a_request_is_held(
 ) -> None:
     with SseClient(client) as sse:
         wait_for_listeners(client, 1)
-        held = Background(proxy, "http://tracker.example/c?m=held", f"idNo={ID}")
+        held = Background(proxy, "http://slow.example/c?m=held", f"idNo={ID}")
         ask = next_of(sse, "ask")
         for i in range(5):
             status, took = send(proxy, f"http://shop.test/order?m=free{i}", f"mobile={PHONE}")

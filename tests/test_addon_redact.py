@@ -13,7 +13,6 @@ import base64
 import gzip
 import json
 import logging
-import time
 import zlib
 from collections.abc import Callable
 from urllib.parse import quote, quote_plus
@@ -836,20 +835,3 @@ def test_property_several_values_in_one_json_document(
     assert after["keep"] == before["keep"]
     assert [i["n"] for i in after["items"]] == [i["n"] for i in before["items"]]
 
-
-# --- speed -------------------------------------------------------------------------------------
-
-
-def test_small_form_redaction_is_fast() -> None:
-    data = f"name=abc&tel={PHONE}&qty=1&note=hello+world".encode()
-    findings = scan_request(req(data, FORM_TYPE), SCANNER).findings
-    best = float("inf")
-    for _ in range(5):
-        requests = [req(data, FORM_TYPE) for _ in range(60)]
-        start = time.perf_counter()
-        for r in requests:
-            assert redact_request(r, findings).complete
-        best = min(best, (time.perf_counter() - start) / len(requests))
-    # Measured ~0.3 ms alone (two parses of the request included); the bound leaves room for
-    # a loaded machine (parallel test workers).
-    assert best < 0.0015

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -435,27 +434,6 @@ def test_cache_is_bounded() -> None:
         policy.decide("jd.com", f"h{i}.example", "CN_PHONE", 1.0)
     assert len(policy._cache) <= 4096
 
-
-def test_decide_takes_microseconds() -> None:
-    policy = Policy.load([BUNDLED_DEFAULT, *sorted(EXAMPLES_DIR.glob("*.yaml"))])
-    calls = [
-        ("jd.com", "hm.baidu.com", "CN_PHONE", 0.9),
-        ("jd.com", "hm.baidu.com", "CN_RESIDENT_ID", 1.0),
-        ("jd.com", "www.jd.com", "EMAIL_ADDRESS", 0.9),
-        ("examplebank.cn", "t.cn", "CN_BANK_CARD", 1.0),
-    ]
-    for call in calls:  # warm the (site, destination) cache, as a proxy's steady state
-        policy.decide(*call)
-    rounds = 5000
-    best = math.inf
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(rounds):
-            for call in calls:
-                policy.decide(*call)
-        best = min(best, (time.perf_counter() - start) / (rounds * len(calls)))
-    # Measured about 0.5-1 us on the 2-core dev machine; 20 us leaves room for slow CI.
-    assert best < 20e-6
 
 
 # -- properties ---------------------------------------------------------------------------------

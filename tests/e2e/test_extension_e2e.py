@@ -527,12 +527,6 @@ def test_ask_prompt_answers_release_or_kill_the_held_request(
         page.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backend: 'Always allow' writes a user rule for (site, destination, entity) only, "
-    "which is less specific than an ask rule naming a method and path, so the next request is "
-    "held again",
-)
 def test_always_allow_beats_an_ask_rule_with_method_and_path(
     paired: ExtensionBrowser, sites: Sites
 ) -> None:

@@ -71,6 +71,10 @@ def banner(policies: Sequence[str], audit: str | None, *, no_default: bool, web:
         "  trust it:    browse to http://mitm.it through the proxy, or import the file above",
         "               as a certificate authority in your browser or system (see README).",
     ]
+    lines.append(
+        "  extension:   backend on http://127.0.0.1:8765 (formshield_api_port); "
+        "pair with `formshield pair`"
+    )
     if web:
         lines.append("  web UI:      http://127.0.0.1:8081 (mitmweb; findings are marked flows)")
     return "\n".join(lines)

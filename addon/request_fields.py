@@ -60,6 +60,7 @@ from addon.bodies import ContentType, decode_content, parse_content_type
 from addon.body_fields import FILENAME, parse_body
 from addon.field_collector import DEFAULT_LIMITS, FieldCollector, ParsedRequest, ParseLimits
 from detectors.decoders import decode_bytes_text, percent_decode_bytes
+from detectors.gc_pause import paused_gc
 from detectors.model import Field
 from detectors.structure import (
     KEY,
@@ -126,6 +127,8 @@ _SKIP_HEADERS = frozenset(
     }
 )
 _SKIP_HEADER_PREFIXES = ("sec-fetch-", "sec-ch-", "access-control-request-")
+# Bodies from this size on are parsed with the cyclic garbage collector paused.
+_GC_PAUSE_BYTES = 64 * 1024
 # URL path segments worth scanning: with a digit, "@", "%" (encoded text) or non-ASCII.
 _PATH_SEGMENT_RE = re.compile(rb"[0-9@%\x80-\xff]")
 
@@ -137,14 +140,18 @@ def parse_request(request: http.Request, limits: ParseLimits = DEFAULT_LIMITS) -
     read so far are returned.
     """
     out = FieldCollector(limits)
+    raw = request.raw_content
     try:
-        raw_path = request.data.path
-        path, _, query = raw_path.partition(b"#")[0].partition(b"?")
-        _path_fields(path, out)
-        if query:
-            _query_fields(query, out)
-        _header_fields(request.headers.fields, out)
-        _request_body(request, out)
+        # A big body becomes tens of thousands of objects: pause the cyclic collector while
+        # they are made (see detectors.gc_pause).
+        with paused_gc(raw is not None and len(raw) >= _GC_PAUSE_BYTES):
+            raw_path = request.data.path
+            path, _, query = raw_path.partition(b"#")[0].partition(b"?")
+            _path_fields(path, out)
+            if query:
+                _query_fields(query, out)
+            _header_fields(request.headers.fields, out)
+            _request_body(request, out)
     except Exception as exc:  # a parser bug must not take the flow down; report it instead
         out.issue(
             "parse_error",

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence, Sized
 from typing import NamedTuple
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
@@ -41,6 +41,7 @@ from detectors.context import (
     words_of_labels,
 )
 from detectors.decoders import MIN_BASE64_LEN, decode_layers, may_be_encoded
+from detectors.gc_pause import paused_gc
 from detectors.masking import mask
 from detectors.model import Field, Finding
 from detectors.recognizers.base import CnPatternRecognizer, to_halfwidth
@@ -52,6 +53,8 @@ DEFAULT_MIN_SCORE = 0.5
 MAX_DECODE_LAYERS = 3
 # Nesting of structured values inside values (a JSON string holding a form holding JSON ...).
 MAX_EXPAND_DEPTH = 4
+# Scanning this many fields pauses the cyclic garbage collector (detectors.gc_pause).
+_GC_PAUSE_FIELDS = 2000
 # Field names/labels whose context is remembered (they repeat across the records of a body).
 _CONTEXT_CACHE_SIZE = 4096
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -209,7 +212,15 @@ class Scanner:
         return self.scan_fields([Field(location=location, value=text, name=name)])
 
     def scan_fields(self, fields: Iterable[Field]) -> list[Finding]:
-        """Scan every field; findings come in field order, then by position."""
+        """Scan every field; findings come in field order, then by position.
+
+        The cyclic garbage collector is paused while a big list of fields is scanned (see
+        :mod:`detectors.gc_pause`).
+        """
+        with paused_gc(isinstance(fields, Sized) and len(fields) >= _GC_PAUSE_FIELDS):
+            return self._scan_all(fields)
+
+    def _scan_all(self, fields: Iterable[Field]) -> list[Finding]:
         findings: list[Finding] = []
         # Most values of a big body (ids, timestamps, amounts, names, statuses, remarks) hold
         # nothing to decode, expand or recognize: the common cases are decided inline.

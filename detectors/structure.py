@@ -32,6 +32,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from detectors.decoders import percent_decode_bytes, unescape_numeric_refs
+from detectors.gc_pause import paused_gc
 from detectors.model import Field, PathStep, ScanIssue
 
 __all__ = [
@@ -132,7 +133,8 @@ def json_fields(
     are skipped; numbers are yielded as their JSON text (phones are often sent as numbers).
     Unsafe keys are yielded too (path ending with :data:`KEY`). Below ``max_depth`` (at most
     :data:`MAX_WALK_DEPTH`) a subtree is yielded as one field holding its JSON text and a
-    ``depth_limit`` issue is added to ``issues``. Linear in the document size.
+    ``depth_limit`` issue is added to ``issues``. Linear in the document size (the cyclic
+    garbage collector is paused during the walk).
     """
     return iter(json_leaves(obj, source, prefix, path, labels=labels, encodings=encodings,
                             max_depth=max_depth, issues=issues)[0])  # fmt: skip
@@ -153,7 +155,11 @@ def json_leaves(
     structure (an ``=``, or a leading ``{``/``[``, see :func:`may_hold_structure`): a caller
     expanding structure in values looks at those only, not at every leaf of a big body."""
     walker = _JsonWalker(source, labels, encodings, min(max_depth, MAX_WALK_DEPTH), issues)
-    walker.walk(obj, prefix, path, None, 0)
+    # The walk makes a field and a path tuple per leaf, all alive until the caller is done:
+    # without the pause, the cyclic collector's passes over every live object of the process
+    # grow with the document (detectors.gc_pause).
+    with paused_gc():
+        walker.walk(obj, prefix, path, None, 0)
     return walker.out, walker.structured
 
 

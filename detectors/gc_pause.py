@@ -1,0 +1,63 @@
+"""Pause Python's cyclic garbage collector while a big body is parsed or scanned.
+
+Parsing a 1 MB JSON body creates about 100,000 container objects (fields, path tuples, the
+decoded document) that stay alive until the request is done and form no reference cycles.
+Each of them moves the collector towards a generation-2 pass, which walks every live object of
+the process: in a proxy holding Presidio and spaCy that is a few hundred thousand objects, and
+those passes cost up to half of the time of a big body (measured with bench_scan: 1 MB in
+352 ms with the collector, 181 ms without). Reference counting still frees everything at once
+when the request is dropped; cycles made elsewhere meanwhile are collected after the pause.
+
+The pause is only taken for big inputs (small requests allocate too little to matter), nests,
+and is thread-safe in the only sense that matters: the collector is re-enabled by the pause
+that disabled it, never left disabled by this module.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["paused_gc"]
+
+
+class _State:
+    """Pauses in progress in all threads (the collector is off while ``depth`` > 0) and
+    whether this module turned the collector off (and so must turn it back on)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.owned = False
+
+
+_STATE = _State()
+
+
+@contextmanager
+def paused_gc(pause: bool = True) -> Iterator[None]:
+    """Run the block with the cyclic collector off when ``pause`` is true.
+
+    If the collector was already disabled by someone else it stays as it is, before and after.
+    Overlapping pauses (threads, nesting) keep it off until the last one ends.
+    """
+    if not pause:
+        yield
+        return
+    state = _STATE
+    with state.lock:
+        if state.depth == 0:
+            state.owned = gc.isenabled()
+            if state.owned:
+                gc.disable()
+        state.depth += 1
+    try:
+        yield
+    finally:
+        with state.lock:
+            state.depth -= 1
+            if state.depth == 0 and state.owned:
+                state.owned = False
+                gc.enable()

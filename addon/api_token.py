@@ -12,14 +12,13 @@ Delete the file and pair again to rotate the token.
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import re
 import secrets
 import stat
 from pathlib import Path
 
-from addon.secrets import data_dir
+from addon.secrets import create_private_once, data_dir
 
 TOKEN_FILE = "api-token"
 TOKEN_BYTES = 32
@@ -87,23 +86,4 @@ def _read(path: Path) -> str | None:
 
 
 def _create(path: Path) -> None:
-    tmp = path.with_name(f".{TOKEN_FILE}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, FILE_MODE)
-    try:
-        try:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fd, FILE_MODE)  # the umask can only remove bits; be exact anyway
-            os.write(fd, (new_token() + "\n").encode("ascii"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return  # another process created it first: everyone uses that one
-        except OSError:
-            if not path.exists():  # no hard links on this file system
-                tmp.replace(path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    create_private_once(path, (new_token() + "\n").encode("ascii"))

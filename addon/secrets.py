@@ -156,24 +156,36 @@ def _read_secret(path: Path) -> bytes | None:
 
 
 def _write_secret(base: Path, path: Path) -> None:
-    """Write a new secret next to ``path`` and link it into place unless one appeared."""
-    tmp = base / f".{SECRET_FILE}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    """Write a new secret at ``path`` unless one appeared meanwhile."""
+    create_private_once(path, os.urandom(SECRET_SIZE))
+
+
+def create_private_once(path: Path, data: bytes) -> None:
+    """Create ``path`` (mode 0600) holding ``data``, atomically, unless it already exists.
+
+    The bytes go to a private temporary file first, which is then hard-linked into place: the
+    file is never visible half-written or with looser permissions, and when several processes
+    race, the first link wins and everyone reads that one (a secret or token must be the same
+    for all of them).
+    """
+    base = path.parent
+    tmp = base / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     fd = os.open(tmp, _CREATE_FLAGS, FILE_MODE)
     try:
         try:
             if hasattr(os, "fchmod"):
                 os.fchmod(fd, FILE_MODE)  # the umask can only remove bits; this is belt and braces
-            os.write(fd, os.urandom(SECRET_SIZE))
+            os.write(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
         try:
             os.link(tmp, path)
         except FileExistsError:
-            return  # another process won the race: its secret is the one everyone uses
+            return  # another process won the race: its file is the one everyone uses
         except OSError:
             # File systems without hard links: rename is atomic too, but it would overwrite a
-            # secret created meanwhile, so only do it when there is still none.
+            # file created meanwhile, so only do it when there is still none.
             if not path.exists():
                 tmp.replace(path)
         _fsync_dir(base)

@@ -247,6 +247,11 @@ class _JsonWalker:
                         structured.append(len(out) - 1)
                 elif kind is int:
                     append(Field(cloc, str(child), source, cpath, k, labels, encodings))
+                elif kind is float:
+                    text = repr(child)
+                    if text[-1] in "fn":  # inf, -inf, nan: JSON's own spelling
+                        text = json.dumps(child)
+                    append(Field(cloc, text, source, cpath, k, labels, encodings))
                 elif kind is bool or child is None:
                     continue
                 else:

@@ -222,47 +222,55 @@ class Scanner:
 
     def _scan_all(self, fields: Iterable[Field]) -> list[Finding]:
         findings: list[Finding] = []
+        scan_field = self._scan_field
+        if not self._gated:  # the reference for tests: no shortcut at all
+            for field in fields:
+                if field.value:
+                    scan_field(field, findings, 0, len(field.encodings))
+            return findings
         # Most values of a big body (ids, timestamps, amounts, names, statuses, remarks) hold
-        # nothing to decode, expand or recognize: the common cases are decided inline.
+        # nothing to decode, expand or recognize: the common cases are decided inline, with
+        # everything the loop needs bound to locals.
         work = _WORK_HINT.search
         prefilter = self._prefilter.search if self._prefilter is not None else None
-        by_length = self._by_length if self._digits_routed and self._gated else None
+        digits_routed = self._digits_routed
+        by_length = self._by_length
+        digit_routes, routes_for, plain = self._digit_routes, self._routes_for, self._plain
+        may_be_b64 = may_be_encoded
+        min_b64 = MIN_BASE64_LEN
         for field in fields:
             value = field.value
             if not value:
                 continue
-            if not self._gated:  # the reference for tests: no shortcut at all
-                self._scan_field(field, findings, 0, len(field.encodings))
-                continue
-            if by_length is not None and value.isdigit() and value.isascii():
+            if digits_routed and value.isdigit() and value.isascii():
                 # Digits only: never encoded or structured; routed by length.
                 if len(value) in by_length:
-                    routes = self._digit_routes(field, value)
+                    routes = digit_routes(field, value)
                     if routes:
-                        self._plain(field, value, value, routes, findings)
+                        plain(field, value, value, routes, findings)
                 continue
             ascii_value = value.isascii()
             if work(value) is None:
                 # No digit, "@", escape or structure character: only base64 is possible.
-                if ascii_value and len(value) >= MIN_BASE64_LEN and may_be_encoded(value):
-                    self._scan_field(field, findings, 0, len(field.encodings))
+                if ascii_value and len(value) >= min_b64 and may_be_b64(value):
+                    scan_field(field, findings, 0, len(field.encodings))
                 continue
             if (
                 "%" in value
                 or "&" in value
                 or "\\" in value
-                or (ascii_value and len(value) >= MIN_BASE64_LEN and may_be_encoded(value))
+                or (ascii_value and len(value) >= min_b64 and may_be_b64(value))
                 or "=" in value  # structure (_STRUCTURE_HINT), as substring tests
                 or "{" in value
                 or "[" in value
             ):
-                self._scan_field(field, findings, 0, len(field.encodings))
+                scan_field(field, findings, 0, len(field.encodings))
                 continue
             normal = value if ascii_value else to_halfwidth(value)
             if prefilter is None or prefilter(normal) is not None:
-                routes = self._routes_for(field, normal)
+                routes = routes_for(field, normal)
                 if routes:
-                    self._plain(field, value, normal, routes, findings)
+                    plain(field, value, normal, routes, findings)
         return findings
 
     def _plain(

@@ -114,12 +114,13 @@ def normalize_charset(label: str | None) -> str | None:
         return None
 
 
-def _strict_ok(data: bytes, charset: str) -> bool:
+def _strict_decode(data: bytes, charset: str) -> str | None:
+    """``data`` decoded as ``charset``, or None when it does not decode (one pass: a 1 MB body
+    was decoded twice, once to check and once to use)."""
     try:
-        data.decode(charset)
+        return data.decode(charset)
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
 
 
 def decode_text(
@@ -140,15 +141,17 @@ def decode_text(
         data = data[len(codecs.BOM_UTF8) :]
         charset = charset or "utf-8"
     if charset is not None:
-        if (data.isascii() and charset in {"utf-8", "gb18030"}) or _strict_ok(data, charset):
-            return data.decode(charset), charset
+        text = _strict_decode(data, charset)
+        if text is not None:
+            return text, charset
         declared = charset
     else:
         declared = None
     if data.isascii():
         return data.decode("ascii"), "utf-8"
     for candidate in ("utf-8", "gb18030"):
-        if candidate != declared and _strict_ok(data, candidate):
+        text = None if candidate == declared else _strict_decode(data, candidate)
+        if text is not None:
             if declared is not None:
                 issues.append(
                     ScanIssue(
@@ -158,7 +161,7 @@ def decode_text(
                         f"decoded as {candidate}",
                     )
                 )
-            return data.decode(candidate), candidate
+            return text, candidate
     charset = declared or "utf-8"
     issues.append(
         ScanIssue(

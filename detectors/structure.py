@@ -65,7 +65,6 @@ MAX_JSON_DEPTH = 64
 MAX_NESTING = 6
 # Hard bound on the JSON walk's recursion (Python's default limit is 1000 frames).
 MAX_WALK_DEPTH = 200
-_UNSEEN = object()
 # First characters of a value that may be JSON (after whitespace).
 _STRUCT_START = frozenset("{[ \t\r\n")
 
@@ -227,8 +226,9 @@ class _JsonWalker:
             dot = loc + "."
             for key, child in value.items():
                 k = key if type(key) is str else str(key)
-                label = known.get(k, _UNSEEN)
-                if label is _UNSEEN:
+                try:
+                    label = known[k]
+                except KeyError:
                     label = known[k] = (k or '""') if key_is_safe(k) else None
                 cpath = vpath + (k,)  # noqa: RUF005 - faster than (*vpath, k) in this hot loop
                 if label is None:
@@ -239,7 +239,7 @@ class _JsonWalker:
                         )
                     )
                 else:
-                    cloc = dot + label  # type: ignore[operator]  # label is a str here
+                    cloc = dot + label
                 kind = type(child)
                 if kind is str:
                     append(Field(cloc, child, source, cpath, k, labels, encodings))

@@ -73,6 +73,14 @@ def test_valid(
         (HKID, "A123456(4)"),
         (TWID, "A123456788"),  # wrong check
         (TWID, "A323456789"),  # second digit must be 1 or 2
+        # non-ASCII letters that IGNORECASE lets [A-Z] match (Kelvin sign, long s): no
+        # identifier, and no KeyError from the check
+        (TWID, "\u212a123456789"),
+        (TWID, "\u212a223456780"),
+        (TWID, "\u017f123456789"),
+        (HKID, "\u212a123456(3)"),
+        (HKID, "\u212a1234563"),
+        (HKID, "A\u212a1234563"),
     ],
 )
 def test_invalid(recognizer: CnPatternRecognizer, text: str) -> None:
@@ -111,3 +119,12 @@ def test_hkid_exactly_one_check_character(letters: str, digits: str) -> None:
 )
 def test_twid_exactly_one_check_digit(letter: str, digits: str) -> None:
     assert sum(twid_check_ok(letter + digits + c) for c in "0123456789") == 1
+
+
+@given(
+    digits=st.text("0123456789", min_size=9, max_size=9),
+    odd=st.sampled_from("\u212a\u017f\u0131\u0130"),
+)
+def test_non_ascii_letters_never_pass_a_check(digits: str, odd: str) -> None:
+    assert not twid_check_ok(odd + digits)
+    assert not any(hkid_check_ok(odd + digits[:6] + c) for c in "0123456789A")

@@ -27,7 +27,13 @@ _SPACE_VALUE = 36
 
 
 def hkid_check_ok(number: str) -> bool:
-    """True when ``number`` (letters, 6 digits, check; parentheses removed) checks out."""
+    """True when ``number`` (letters, 6 digits, check; parentheses removed) checks out.
+
+    False for letters outside A-Z (IGNORECASE lets the pattern's [A-Z] match the Kelvin sign
+    and a few other non-ASCII letters, which have no value in the check).
+    """
+    if not number.isascii():  # before upper(): "ſ".upper() is "S"
+        return False
     number = number.upper()
     letters, rest = number[:-7], number[-7:]
     if len(letters) == 1:

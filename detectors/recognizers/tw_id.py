@@ -25,9 +25,17 @@ _LETTER_CODES = dict(zip("ABCDEFGHJKLMNPQRSTUVXYWZIO", range(10, 36), strict=Tru
 
 
 def twid_check_ok(number: str) -> bool:
-    """True when the 10-character ``number`` passes the mod-10 check."""
+    """True when the 10-character ``number`` passes the mod-10 check.
+
+    False for a first letter outside A-Z: with IGNORECASE the pattern's [A-Z] also matches
+    the Kelvin sign and a few other non-ASCII letters, which have no code.
+    """
+    if not number.isascii():  # before upper(): "ſ".upper() is "S"
+        return False
     number = number.upper()
-    code = _LETTER_CODES[number[0]]
+    code = _LETTER_CODES.get(number[0])
+    if code is None:
+        return False
     total = code // 10 + (code % 10) * 9
     total += sum(int(d) * w for d, w in zip(number[1:9], range(8, 0, -1), strict=True))
     total += int(number[9])

@@ -198,11 +198,12 @@ class CnPhoneRecognizer(CnPatternRecognizer):
     ENTITY: ClassVar[str] = "CN_PHONE"
     FLAGS: ClassVar[int] = re.IGNORECASE
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("CN phone (weak)", PHONE_REGEX, 0.3)]
-    # A personal number has at least 10 digits (a mobile 11, "0" + area + local at least 10)
-    # with at most 5 of " ()+-" between two of them ("(+86) (010)" has " ) ( "); its first
-    # digit never follows a letter or digit.
+    # A personal number has 10 to 16 digits (a mobile 11, "0" + area + local at least 10,
+    # "0086" + "0755" + 8 at most 16; an extension follows a separator) with at most 5 of
+    # " ()+-" between two of them ("(+86) (010)" has " ) ( "); its first digit never follows a
+    # letter or digit, and a digit never follows its last one (so an 18-digit ID is no phone).
     QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(
-        r"[0-9](?<![0-9A-Za-z][0-9])(?:[ ()+\-]{0,5}[0-9]){9}"
+        r"[0-9](?<![0-9A-Za-z][0-9])(?:[ ()+\-]{0,5}[0-9]){9,15}(?![0-9])"
     )
     SOLO_CHECK: ClassVar[re.Pattern[str] | None] = QUICK_CHECK
     # 10 ("0" + 2-digit area + 7) .. 16 ("0086" + "0755" + 8) digits when written without any

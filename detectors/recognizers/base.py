@@ -48,6 +48,9 @@ _WIDE_RE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(_HAL
 
 # Any ASCII or full-width digit: every numeric recognizer needs at least one.
 DIGIT_RE = re.compile(r"[0-9\uff10-\uff19]")
+# The family of long numbers (resident IDs, bank and credit cards, phones): ten digits with at
+# most five of " ()+-" between two of them (grouped IDs and cards use one space or dash).
+NUMBER_FAMILY = re.compile(r"[0-9](?:[ ()+\-]{0,5}[0-9]){9}")
 # The family of letter-led identifiers (passports, home-return permits, HK and Taiwan IDs): one
 # or two letters not glued to a letter or digit before them, then 6 to 10 digits and no more
 # (HKID: 6 + check; TW ID: 9; passport: 8, or 7 after a second letter; permit: 8 or 10).

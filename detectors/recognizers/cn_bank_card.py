@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from presidio_analyzer import Pattern
 
-from detectors.recognizers.base import CnPatternRecognizer, digits_only, luhn_valid
+from detectors.recognizers.base import NUMBER_FAMILY, CnPatternRecognizer, digits_only, luhn_valid
 
 CN_BIN_RE = re.compile(
     r"62(?:0|[1-6]|7[0267]|8[2-9]|9[12])"
@@ -62,6 +62,7 @@ class CnBankCardRecognizer(CnPatternRecognizer):
 
     ENTITY: ClassVar[str] = "CN_BANK_CARD"
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("CN bank card (weak)", CARD_NUMBER, 0.3)]
+    FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = NUMBER_FAMILY
     # 16-19 digits in a row or four groups of four (the 4-6-5 grouping has at most 15 digits),
     # with the pattern's guards.
     QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(

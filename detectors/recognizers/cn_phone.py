@@ -32,7 +32,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 from presidio_analyzer import Pattern
 
-from detectors.recognizers.base import CnPatternRecognizer, digits_only
+from detectors.recognizers.base import NUMBER_FAMILY, CnPatternRecognizer, digits_only
 
 # The leading look-ahead names the possible first characters so that re can skip ahead to them
 # (5-10x faster on long text than starting with the look-behind guard).
@@ -198,6 +198,7 @@ class CnPhoneRecognizer(CnPatternRecognizer):
     ENTITY: ClassVar[str] = "CN_PHONE"
     FLAGS: ClassVar[int] = re.IGNORECASE
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("CN phone (weak)", PHONE_REGEX, 0.3)]
+    FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = NUMBER_FAMILY
     # A personal number has 10 to 16 digits (a mobile 11, "0" + area + local at least 10,
     # "0086" + "0755" + 8 at most 16; an extension follows a separator) with at most 5 of
     # " ()+-" between two of them ("(+86) (010)" has " ) ( "); its first digit never follows a

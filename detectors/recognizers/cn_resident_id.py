@@ -31,7 +31,7 @@ from typing import ClassVar
 
 from presidio_analyzer import Pattern
 
-from detectors.recognizers.base import CnPatternRecognizer
+from detectors.recognizers.base import NUMBER_FAMILY, CnPatternRecognizer
 
 # Province-level prefixes in use (cn-pii.md): 11-15, 21-23, 31-37, 41-46, 50-54, 61-65, 71, 81-83.
 PROVINCES: frozenset[str] = frozenset(
@@ -109,6 +109,7 @@ class CnResidentIdRecognizer(CnPatternRecognizer):
         Pattern("CN resident ID 18 grouped 6-8-4 (weak)", _ID18_GROUPED, 0.3),
         Pattern("CN resident ID 15 legacy (very weak)", _ID15, 0.2),
     ]
+    FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = NUMBER_FAMILY
     # The patterns' shapes with their digit guards, without the date details; only
     # 18-character numbers may score 1.0 on their own.
     QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(

@@ -23,7 +23,7 @@ from typing import ClassVar
 
 from presidio_analyzer import Pattern
 
-from detectors.recognizers.base import CnPatternRecognizer, digits_only, luhn_valid
+from detectors.recognizers.base import NUMBER_FAMILY, CnPatternRecognizer, digits_only, luhn_valid
 from detectors.recognizers.cn_bank_card import CARD_NUMBER, is_cn_bank_card_candidate
 
 # (prefix regex, allowed lengths)
@@ -57,6 +57,7 @@ class CreditCardRecognizer(CnPatternRecognizer):
 
     ENTITY: ClassVar[str] = "CREDIT_CARD"
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("Credit card (weak)", CARD_NUMBER, 0.3)]
+    FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = NUMBER_FAMILY
     # The pattern itself; brands issue 14 digits and more, so only those may score 1.0
     # without context.
     QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(CARD_NUMBER)

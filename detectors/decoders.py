@@ -69,6 +69,8 @@ _ESCAPE_RE = re.compile(r"\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}|\\x[0-9A-Fa-f]{2}"
 _ESCAPE_TOKEN_RE = re.compile(
     r"(?P<x>(?:\\x[0-9A-Fa-f]{2})+)|\\u(?P<u>[0-9A-Fa-f]{4})|\\U(?P<U>[0-9A-Fa-f]{8})"
 )
+# A text whose every backslash starts a \uXXXX escape.
+_ONLY_U_ESCAPES_RE = re.compile(r"(?:[^\\]|\\u[0-9A-Fa-f]{4})*")
 # Control characters other than tab, newline and carriage return (C0, DEL, C1).
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # What GB18030-decoded text may contain besides ASCII: CJK ideographs, CJK punctuation and
@@ -294,7 +296,12 @@ def decode_unicode_escapes(value: str) -> str | None:
     """Decode ``\\uXXXX`` (with surrogate pairs), ``\\UXXXXXXXX`` and ``\\xHH`` escapes."""
     if "\\" not in value or not _ESCAPE_RE.search(value):
         return None
-    text = _ESCAPE_TOKEN_RE.sub(_escape_token, value)
+    if value.isascii() and _ONLY_U_ESCAPES_RE.fullmatch(value):
+        # Every backslash starts a \uXXXX (JavaScript's escaping of a whole string): the C
+        # codec gives the same code units as the token-by-token path, ~30x faster.
+        text = value.encode("ascii").decode("unicode_escape")
+    else:
+        text = _ESCAPE_TOKEN_RE.sub(_escape_token, value)
     if _SURROGATE_RE.search(text):
         # Join UTF-16 surrogate pairs (\ud83d\ude00); lone surrogates become U+FFFD.
         text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")

@@ -13,6 +13,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from detectors.decoders import (
+    _ESCAPE_TOKEN_RE,
+    _SURROGATE_RE,
+    _escape_token,
     decode_base64,
     decode_bytes_text,
     decode_html_entities,
@@ -326,3 +329,20 @@ def test_unicode_escape_round_trip(value: str) -> None:
 
 def test_html_escape_of_markup() -> None:
     assert decode_html_entities(html.escape('<a href="x">')) == '<a href="x">'
+
+
+_ESCAPE_PIECES = st.sampled_from(
+    ["\\u0041", "\\ud83d\\ude00", "\\ud83d", "x", "\\", "\\n", "\\u12", "\\x41", "\\xe5\\xbc\\xa0",
+     "\\U0001F600", "好", "\\uZZZZ", "\\u00e9", "\\u5f20"]
+)  # fmt: skip
+
+
+@given(st.lists(_ESCAPE_PIECES, min_size=1, max_size=10).map("".join))
+def test_unicode_escape_fast_path_equals_token_by_token(value: str) -> None:
+    # Values whose every backslash starts a \uXXXX go through the C codec; the result must be
+    # what decoding escape by escape gives.
+    text = _ESCAPE_TOKEN_RE.sub(_escape_token, value)
+    if _SURROGATE_RE.search(text):
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    expected = text if text != value else None
+    assert decode_unicode_escapes(value) == expected

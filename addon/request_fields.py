@@ -142,16 +142,13 @@ def parse_request(request: http.Request, limits: ParseLimits = DEFAULT_LIMITS) -
     out = FieldCollector(limits)
     raw = request.raw_content
     try:
-        # A big body becomes tens of thousands of objects: pause the cyclic collector while
-        # they are made (see detectors.gc_pause).
-        with paused_gc(raw is not None and len(raw) >= _GC_PAUSE_BYTES):
-            raw_path = request.data.path
-            path, _, query = raw_path.partition(b"#")[0].partition(b"?")
-            _path_fields(path, out)
-            if query:
-                _query_fields(query, out)
-            _header_fields(request.headers.fields, out)
-            _request_body(request, out)
+        if raw is not None and len(raw) >= _GC_PAUSE_BYTES:
+            # A big body becomes tens of thousands of objects: pause the cyclic collector
+            # while they are made (see detectors.gc_pause).
+            with paused_gc():
+                _read_request(request, out)
+        else:
+            _read_request(request, out)
     except Exception as exc:  # a parser bug must not take the flow down; report it instead
         out.issue(
             "parse_error",
@@ -160,6 +157,16 @@ def parse_request(request: http.Request, limits: ParseLimits = DEFAULT_LIMITS) -
             "the fields read before it are scanned",
         )
     return out.result
+
+
+def _read_request(request: http.Request, out: FieldCollector) -> None:
+    raw_path = request.data.path
+    path, _, query = raw_path.partition(b"#")[0].partition(b"?")
+    _path_fields(path, out)
+    if query:
+        _query_fields(query, out)
+    _header_fields(request.headers.fields, out)
+    _request_body(request, out)
 
 
 def parse_websocket_message(

@@ -62,8 +62,10 @@ def destination(request: http.Request) -> str:
     return registrable_domain(request.pretty_host)
 
 
-def page_site(request: http.Request) -> str | None:
+def page_site(request: http.Request, dest: str | None = None) -> str | None:
     """The party of the page that sent ``request``, or None when nothing tells.
+
+    ``dest`` is the request's destination party when the caller has it already.
 
     In order:
 
@@ -86,7 +88,7 @@ def page_site(request: http.Request) -> str | None:
         if host:
             return registrable_domain(host)
     if request.headers.get("sec-fetch-site", "").strip().lower() in _SAME_SITE_HINTS:
-        return destination(request)
+        return dest if dest is not None else destination(request)
     return None
 
 
@@ -110,15 +112,18 @@ class Parties(NamedTuple):
     third_party: bool
 
 
-def request_parties(request: http.Request) -> Parties:
+def request_parties(request: http.Request, host: str | None = None) -> Parties:
     """Site, destination and third-party flag of ``request``.
+
+    ``host`` is ``request.pretty_host`` when the caller has computed it already (mitmproxy
+    parses and validates the authority on every access; the proxy needs it more than once).
 
     ``third_party`` is :func:`is_third_party` of the two, except that a request whose site is
     unknown but whose ``Sec-Fetch-Site`` is ``cross-site`` (the browser knows the page and says it
     is another site, e.g. under ``no-referrer``) is third-party too.
     """
-    site = page_site(request)
-    dest = destination(request)
+    dest = registrable_domain(host if host is not None else request.pretty_host)
+    site = page_site(request, dest)
     if site is None:
         cross = request.headers.get("sec-fetch-site", "").strip().lower() == "cross-site"
         return Parties(None, dest, cross)

@@ -130,6 +130,11 @@ class FormShield:
         self.audit: AuditStore | None = None
         self.limits = ParseLimits()
         self._last_reload_check = 0.0
+        # Option values read per request, copied here by configure(): mitmproxy's option
+        # access deep-copies the value each time, a measurable cost on the hot path.
+        self._offload = DEFAULT_OFFLOAD
+        self._reload_interval = 2
+        self._simulate = False
         # Set by the extension backend (addon.extension_api): asks people, watches verdicts.
         self.asker: Asker | None = None
         self.observers: list[VerdictObserver] = []
@@ -200,6 +205,9 @@ class FormShield:
             raise exceptions.OptionsError("formshield_retention_days must be zero or positive")
         if "formshield_max_body" in updated:
             self.limits = ParseLimits(max_decoded_bytes=opts.formshield_max_body)
+        self._offload = opts.formshield_offload
+        self._reload_interval = opts.formshield_reload
+        self._simulate = bool(opts.formshield_simulate)
         if updated & {"formshield_policy", "formshield_no_default"} or self.policies is None:
             self.policies = self._load_policies(opts.formshield_policy, opts.formshield_no_default)
         if updated & {"formshield_audit", "formshield_retention_days"} or (
@@ -260,7 +268,7 @@ class FormShield:
             self.audit = None
 
     def _maybe_reload(self) -> None:
-        interval = ctx.options.formshield_reload
+        interval = self._reload_interval
         now = time.monotonic()
         if not interval or self.policies is None or now - self._last_reload_check < interval:
             return
@@ -293,7 +301,7 @@ class FormShield:
             result.issues.append(_streamed_issue())
         else:
             size = len(request.raw_content or b"")
-            if size >= ctx.options.formshield_offload:
+            if size >= self._offload:
                 result = await asyncio.to_thread(scan_request, request, self.scanner, self.limits)
             else:
                 result = scan_request(request, self.scanner, self.limits)
@@ -333,7 +341,7 @@ class FormShield:
             return
         self._maybe_reload()
         content = message.content
-        if len(content) >= ctx.options.formshield_offload:
+        if len(content) >= self._offload:
             result = await asyncio.to_thread(
                 scan_websocket_message, content, message.is_text, self.scanner, self.limits
             )
@@ -367,8 +375,8 @@ class FormShield:
     def _decide(self, request: http.Request, result: ScanResult) -> Verdict:
         assert self.policies is not None
         policy = self.policies.policy
-        site, destination, third_party = request_parties(request)
         host = request.pretty_host
+        site, destination, third_party = request_parties(request, host)
         decisions = [
             policy.decide(
                 site,
@@ -394,7 +402,7 @@ class FormShield:
                     reason=", ".join(dict.fromkeys(issues)),
                 )
             )
-        simulate = bool(ctx.options.formshield_simulate) or policy.simulate
+        simulate = self._simulate or policy.simulate
         if not all_decisions:
             return Verdict("allow", "", None, simulate, site, destination, third_party)
         final = combine_decisions(all_decisions)
@@ -443,7 +451,7 @@ class FormShield:
             for f, d in zip(verdict.findings, verdict.decisions, strict=True)
             if d.action in (Action.REDACT, Action.BLOCK, Action.ASK)
         ]
-        if len(flow.request.raw_content or b"") >= ctx.options.formshield_offload:
+        if len(flow.request.raw_content or b"") >= self._offload:
             # Rewriting re-parses the body: as costly as scanning it, so off the loop likewise.
             outcome = await asyncio.to_thread(redact_request, flow.request, targets)
         else:

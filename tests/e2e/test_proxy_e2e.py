@@ -129,7 +129,9 @@ def test_request_without_personal_data_passes(proxy: Mitmdump, upstream: Upstrea
 
 
 def test_audit_store_holds_masked_records_only(proxy: Mitmdump, upstream: Upstream) -> None:
-    # Runs after the tests above in this module (same proxy): their verdicts are in the store.
+    origin = {"Origin": "http://shop.test"}
+    send(proxy, "http://tracker.example/collect?m=a1", f"idNo={ID}".encode(), {**FORM, **origin})
+    send(proxy, "http://tracker.example/collect?m=a2", f"tel={PHONE}".encode(), {**FORM, **origin})
     deadline = time.monotonic() + 10
     rows: list[tuple[object, ...]] = []
     while time.monotonic() < deadline:

@@ -236,8 +236,23 @@ async function answer(tabId, message) {
   if (!ask || !state || !tabs.tabsForSite(ask.site).includes(tabId)) {
     return { ok: false, error: "no such request waiting in this tab", kind: "not-found" };
   }
-  const result = await callBackend(await loadPairing(), "POST",
-    `/v1/held/${encodeURIComponent(id)}`, { answer: message.answer });
+  let result;
+  try {
+    result = await callBackend(await loadPairing(), "POST",
+      `/v1/held/${encodeURIComponent(id)}`, { answer: message.answer });
+  } catch (err) {
+    if (err?.status === 404) {
+      // Answered elsewhere or expired: forget it now, so no page is shown it again.
+      held.delete(id);
+      saveHeld();
+    }
+    throw err;
+  }
+  // Forget the answered request at once rather than when the stream's `resolved` event comes:
+  // a page opened in between would otherwise be shown the old prompt, and answering it would
+  // leave the new request held.
+  held.delete(id);
+  saveHeld();
   return { ok: true, id, outcome: text(result.outcome) };
 }
 

@@ -26,6 +26,7 @@ def build_mitmproxy_args(
     *,
     no_default: bool = False,
     simulate: bool = False,
+    web: bool = False,
 ) -> list[str]:
     """The mitmdump/mitmweb command line for these formshield settings.
 
@@ -40,6 +41,10 @@ def build_mitmproxy_args(
         "-s",
         str(SCRIPT),
     ]
+    if not web:
+        # mitmdump prints every flow's URL as it was sent, query strings with phone numbers
+        # included; formshield logs its own verdicts, with masked values, instead.
+        args += ["--set", "flow_detail=0"]
     for policy in policies:
         args += ["--set", f"formshield_policy={Path(policy).expanduser().resolve()}"]
     if no_default:
@@ -92,7 +97,9 @@ def run(
     """Print the banner and run mitmproxy in this process until it exits; return its status."""
     from mitmproxy.tools import main as mitm_main
 
-    args = build_mitmproxy_args(policies, audit, extra, no_default=no_default, simulate=simulate)
+    args = build_mitmproxy_args(
+        policies, audit, extra, no_default=no_default, simulate=simulate, web=web
+    )
     print(banner(policies, audit, no_default=no_default, web=web), file=sys.stderr, flush=True)
     runner = mitm_main.mitmweb if web else mitm_main.mitmdump
     status = runner(args)

@@ -139,6 +139,8 @@ def test_run_builds_mitmproxy_command_line() -> None:
     assert args[:4] == ["--listen-host", "127.0.0.1", "--listen-port", "8080"]
     assert args[-2:] == ["-p", "9000"]  # ours first: mitmproxy lets the later value win
     assert "formshield_audit=off" in args and "formshield_simulate=true" in args
+    assert "flow_detail=0" in args  # mitmdump's flow log would print URLs as sent
+    assert "flow_detail=0" not in build_mitmproxy_args([], None, [], web=True)
     assert any(a.startswith("formshield_policy=") and a.endswith("p.yaml") for a in args)
 
 

@@ -187,10 +187,18 @@ def test_formshield_run_starts_a_working_proxy(tmp_path: Path, upstream: Upstrea
         # 127.0.0.1 is a third party to shop.test: the ID is blocked.
         assert status == 403
         assert received_for(upstream, "m=t6") == []
+        # A first-party request with a phone in its query passes; mitmdump must not print the
+        # URL as sent (its default flow log would put the number in the proxy's output).
+        same_site = urllib.request.Request(
+            f"http://127.0.0.1:{upstream.port}/run-check?m=t7&tel={PHONE}",
+            headers={"Origin": f"http://127.0.0.1:{upstream.port}"},
+        )
+        opener.open(same_site, timeout=5)
+        assert len(received_for(upstream, "m=t7")) == 1
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
     text = out.decode(errors="replace")
     assert "policies:" in text and "default.yaml" in text
     assert "mitmproxy-ca-cert.pem" in text
-    assert ID not in text
+    assert ID not in text and PHONE not in text

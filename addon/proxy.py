@@ -44,7 +44,7 @@ from addon.redact import redact_request, redact_websocket_message
 from addon.request_fields import ParseLimits
 from addon.scan import scan_request, scan_websocket_message
 from detectors.engine import Scanner
-from detectors.model import Finding, ScanResult
+from detectors.model import Finding, ScanIssue, ScanResult
 from policies.model import Action, Decision, combine_decisions
 from policies.store import PolicyStore
 
@@ -297,8 +297,13 @@ class FormShield:
                 request.method,
                 request.pretty_host,
             )
-            result = ScanResult()
-            result.issues.append(_streamed_issue())
+            result = ScanResult(
+                issues=[
+                    ScanIssue(
+                        "streamed", "body", "the body was streamed (stream_large_bodies) unseen"
+                    )
+                ]
+            )
         else:
             size = len(request.raw_content or b"")
             if size >= self._offload:
@@ -526,9 +531,3 @@ class FormShield:
             )
         except AuditStoreError as exc:
             logger.error("formshield: audit record lost: %s", exc)
-
-
-def _streamed_issue() -> Any:
-    from detectors.model import ScanIssue
-
-    return ScanIssue("streamed", "body", "the body was streamed (stream_large_bodies) unseen")

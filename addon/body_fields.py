@@ -19,7 +19,6 @@ from detectors.model import Field, PathStep
 from detectors.structure import (
     KEY,
     decode_pairs,
-    json_leaves,
     key_is_safe,
     key_label,
     split_urlencoded,
@@ -279,28 +278,10 @@ def _json_body(
     batch = isinstance(obj, list) and obj and all(_is_graphql(o) for o in obj)
     if _is_graphql(obj) or batch:
         out.result.body_format = "graphql"
-        out.add_walked(
-            *json_leaves(
-                obj,
-                "graphql",
-                f"{prefix}graphql",
-                encodings=encodings,
-                max_depth=out.limits.max_json_depth,
-                issues=out.issues,
-            )
-        )
+        out.add_json(obj, "graphql", f"{prefix}graphql", encodings=encodings)
         return
     out.result.body_format = "json"
-    out.add_walked(
-        *json_leaves(
-            obj,
-            "json",
-            loc,
-            encodings=encodings,
-            max_depth=out.limits.max_json_depth,
-            issues=out.issues,
-        )
-    )
+    out.add_json(obj, "json", loc, encodings=encodings)
 
 
 def _text_field(
@@ -345,17 +326,7 @@ def _ndjson_text(
             out.issue("invalid_json", loc, "line is not valid JSON; it is scanned as text")
             out.add(Field(loc, line, "ndjson", (i,), None, (), encodings))
             continue
-        out.add_walked(
-            *json_leaves(
-                obj,
-                "ndjson",
-                loc,
-                (i,),
-                encodings=encodings,
-                max_depth=out.limits.max_json_depth,
-                issues=out.issues,
-            )
-        )
+        out.add_json(obj, "ndjson", loc, (i,), encodings=encodings)
     return True
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
-from detectors.model import Field, ScanIssue
-from detectors.structure import expand_value
+from detectors.model import Field, PathStep, ScanIssue
+from detectors.structure import expand_value, json_leaves
+from detectors.value_gate import ValueGate
 
 __all__ = ["DEFAULT_LIMITS", "FieldCollector", "ParseLimits", "ParsedRequest"]
 
@@ -59,14 +61,17 @@ _STRUCT_START = frozenset("{[ \t\r\n")
 class FieldCollector:
     """Accumulates the fields (expanding structured values) and issues of one request.
 
-    Enforces ``limits.max_fields`` (reported once as ``too_many_fields``).
+    Enforces ``limits.max_fields`` (reported once as ``too_many_fields``); JSON leaves a gate
+    let :meth:`add_json` skip count towards it (``skipped``) as if they had been added.
     """
 
-    def __init__(self, limits: ParseLimits) -> None:
+    def __init__(self, limits: ParseLimits, gate: ValueGate | None = None) -> None:
         self.limits = limits
+        self.gate = gate
         self.result = ParsedRequest()
         self.fields = self.result.fields
         self.issues = self.result.issues
+        self.skipped = 0
         self._full = False
 
     def issue(self, kind: str, location: str, detail: str) -> None:
@@ -93,11 +98,53 @@ class FieldCollector:
         else:
             self._append(f)
 
+    def add_json(
+        self,
+        obj: object,
+        source: str,
+        prefix: str,
+        path: tuple[PathStep, ...] = (),
+        *,
+        encodings: tuple[str, ...] = (),
+    ) -> None:
+        """Add the leaves of a parsed JSON document (locations start with ``prefix``).
+
+        With a gate, leaves it says the scanner can skip get no field, only a count. If the
+        document then passes ``max_fields`` (skipped leaves included), what it added is taken
+        back and it is walked again without the gate, so that the cut (and its
+        ``too_many_fields`` issue) falls on the same leaf as without one.
+        """
+        walk = partial(
+            json_leaves,
+            obj,
+            source,
+            prefix,
+            path,
+            encodings=encodings,
+            max_depth=self.limits.max_json_depth,
+            issues=self.issues,
+        )
+        if self._full:
+            return
+        n_fields, n_issues = len(self.fields), len(self.issues)
+        leaves = walk(gate=self.gate)
+        self.add_walked(leaves.fields, leaves.structured)
+        if not leaves.skipped:
+            return
+        self.skipped += leaves.skipped
+        if self._full or len(self.fields) + self.skipped > self.limits.max_fields:
+            del self.fields[n_fields:]
+            del self.issues[n_issues:]
+            self.skipped -= leaves.skipped
+            self._full = False
+            leaves = walk(gate=None)
+            self.add_walked(leaves.fields, leaves.structured)
+
     def add_walked(self, fields: list[Field], structured: Sequence[int]) -> None:
         """Add the fields of a JSON walk (:func:`detectors.structure.json_leaves`): only those at
         the ``structured`` indices (ascending) may hold structure; the runs between them are
         appended as they are, in C, which saves a Python step per leaf of a big body."""
-        limit = self.limits.max_fields
+        limit = self.limits.max_fields - self.skipped
         start = 0
         for index in (*structured, len(fields)):
             if self._full:
@@ -115,7 +162,7 @@ class FieldCollector:
         """:meth:`add` every field (inlined for plain values: big bodies have ~35k fields)."""
         out = self.fields
         append = out.append
-        limit = self.limits.max_fields
+        limit = self.limits.max_fields - self.skipped
         for f in fields:
             if self._full:
                 return
@@ -126,7 +173,7 @@ class FieldCollector:
                 self.add(f)
 
     def _append(self, f: Field) -> None:
-        if len(self.fields) >= self.limits.max_fields:
+        if len(self.fields) + self.skipped >= self.limits.max_fields:
             self._full = True
             self.issue(
                 "too_many_fields",

@@ -70,6 +70,7 @@ from detectors.structure import (
     split_urlencoded,
     urlencoded_fields,
 )
+from detectors.value_gate import ValueGate
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -133,13 +134,22 @@ _GC_PAUSE_BYTES = 64 * 1024
 _PATH_SEGMENT_RE = re.compile(rb"[0-9@%\x80-\xff]")
 
 
-def parse_request(request: http.Request, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedRequest:
+def parse_request(
+    request: http.Request,
+    limits: ParseLimits = DEFAULT_LIMITS,
+    *,
+    gate: ValueGate | None = None,
+) -> ParsedRequest:
     """Fields of the URL path, query, headers (Referer, Cookie, custom) and body of ``request``.
+
+    With a ``gate`` (the scanner's :attr:`~detectors.engine.Scanner.value_gate`), JSON leaves
+    the scanner would find nothing in are left out: the fields are then for scanning only, not
+    a full picture of the request (redaction parses without one).
 
     Never raises: anything unexpected is reported as a ``parse_error`` issue and the fields
     read so far are returned.
     """
-    out = FieldCollector(limits)
+    out = FieldCollector(limits, gate)
     raw = request.raw_content
     try:
         if raw is not None and len(raw) >= _GC_PAUSE_BYTES:
@@ -170,14 +180,18 @@ def _read_request(request: http.Request, out: FieldCollector) -> None:
 
 
 def parse_websocket_message(
-    content: bytes, is_text: bool, limits: ParseLimits = DEFAULT_LIMITS
+    content: bytes,
+    is_text: bool,
+    limits: ParseLimits = DEFAULT_LIMITS,
+    *,
+    gate: ValueGate | None = None,
 ) -> ParsedRequest:
     """Fields of one WebSocket message: JSON, urlencoded or text (locations start with ``ws.``).
 
     Text messages are UTF-8 (RFC 6455); binary messages are read as text when they are valid
     text, else only their UTF-8 text runs are scanned (``binary_body`` issue).
     """
-    out = FieldCollector(limits)
+    out = FieldCollector(limits, gate)
     try:
         data = content
         if len(data) > limits.max_decoded_bytes:

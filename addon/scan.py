@@ -29,7 +29,7 @@ def scan_request(
     issue so that the caller applies its policy's failure mode instead of crashing the proxy.
     """
     try:
-        parsed = parse_request(request, limits)
+        parsed = parse_request(request, limits, gate=scanner.value_gate)
         findings = scanner.scan_fields(parsed.fields)
     except Exception as exc:  # the proxy must survive any bug in a parser or recognizer
         _log_failure(exc, f"{request.method} {request.pretty_host}")
@@ -44,7 +44,7 @@ def scan_websocket_message(
 ) -> ScanResult:
     """Return the findings in one client-to-server WebSocket message."""
     try:
-        parsed = parse_websocket_message(content, is_text, limits)
+        parsed = parse_websocket_message(content, is_text, limits, gate=scanner.value_gate)
         findings = scanner.scan_fields(parsed.fields)
     except Exception as exc:
         _log_failure(exc, "a WebSocket message")

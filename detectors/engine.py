@@ -47,6 +47,7 @@ from detectors.model import Field, Finding
 from detectors.recognizers.base import CnPatternRecognizer, to_halfwidth
 from detectors.registry import formshield_recognizers
 from detectors.structure import expand_value
+from detectors.value_gate import WORK_HINT, ValueGate
 
 DEFAULT_MIN_SCORE = 0.5
 # Layers of value encodings undone per field (percent inside base64 inside percent, ...).
@@ -60,9 +61,6 @@ _CONTEXT_CACHE_SIZE = 4096
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 # A value can hold structure (JSON, a form, a URL with a query) only with one of these.
 _STRUCTURE_HINT = re.compile(r"[=\[{]")
-# A value needs any work at all (a candidate, an encoding, structure) only with one of these
-# characters (full-width digits and "@" included) or when it may be base64 (see decoders).
-_WORK_HINT = re.compile(r"[0-9%&\\=@{\[\uff10-\uff19\uff20]")
 # Every gate of formshield's recognizers implies this (on the half-width text), with the
 # recognizers' own guards: ten digits in a row not glued to a letter or digit (cards, phones,
 # IDs), 15 or 18 characters of an ID after a non-digit with its month or century in place (IDs
@@ -207,6 +205,18 @@ class Scanner:
                 for n in lengths
             }
         self._context_cache: dict[tuple[str | None, tuple[str, ...]], tuple[bool, ...]] = {}
+        self._value_gate = (
+            ValueGate(self._prefilter, self._by_length)
+            if self._prefilter is not None and self._digits_routed
+            else None
+        )
+
+    @property
+    def value_gate(self) -> ValueGate | None:
+        """A test on a value alone that this scanner finds nothing in it (for parsers that
+        skip such values of big bodies), or None when every value must be scanned (recognizers
+        without gates). See :mod:`detectors.value_gate`."""
+        return self._value_gate if self._gated else None
 
     def scan_text(
         self, text: str, *, location: str = "text", name: str | None = None
@@ -236,7 +246,7 @@ class Scanner:
         # Most values of a big body (ids, timestamps, amounts, names, statuses, remarks) hold
         # nothing to decode, expand or recognize: the common cases are decided inline, with
         # everything the loop needs bound to locals.
-        work = _WORK_HINT.search
+        work = WORK_HINT.search
         prefilter = self._prefilter.search if self._prefilter is not None else None
         digits_routed = self._digits_routed
         by_length = self._by_length

@@ -28,12 +28,16 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from detectors.decoders import percent_decode_bytes, unescape_numeric_refs
 from detectors.gc_pause import paused_gc
 from detectors.model import Field, PathStep, ScanIssue
+
+if TYPE_CHECKING:
+    from detectors.value_gate import ValueGate
 
 __all__ = [
     "FORM_IN_VALUE",
@@ -42,6 +46,7 @@ __all__ = [
     "URL_BASE",
     "URL_QUERY",
     "DecodedPairs",
+    "JsonLeaves",
     "decode_pairs",
     "expand_value",
     "json_fields",
@@ -136,7 +141,17 @@ def json_fields(
     garbage collector is paused during the walk).
     """
     return iter(json_leaves(obj, source, prefix, path, labels=labels, encodings=encodings,
-                            max_depth=max_depth, issues=issues)[0])  # fmt: skip
+                            max_depth=max_depth, issues=issues).fields)  # fmt: skip
+
+
+class JsonLeaves(NamedTuple):
+    """What :func:`json_leaves` walked: the fields, the indices in ``fields`` of the string
+    leaves that may hold structure (see :func:`may_hold_structure`), and how many leaves a
+    ``gate`` let it skip."""
+
+    fields: list[Field]
+    structured: list[int]
+    skipped: int
 
 
 def json_leaves(
@@ -149,22 +164,35 @@ def json_leaves(
     encodings: tuple[str, ...] = (),
     max_depth: int = MAX_JSON_DEPTH,
     issues: list[ScanIssue] | None = None,
-) -> tuple[list[Field], list[int]]:
+    gate: ValueGate | None = None,
+) -> JsonLeaves:
     """:func:`json_fields` as a list, plus the indices of the string leaves that may hold
-    structure (an ``=``, or a leading ``{``/``[``, see :func:`may_hold_structure`): a caller
-    expanding structure in values looks at those only, not at every leaf of a big body."""
-    walker = _JsonWalker(source, labels, encodings, min(max_depth, MAX_WALK_DEPTH), issues)
-    # The walk makes a field and a path tuple per leaf, all alive until the caller is done:
-    # without the pause, the cyclic collector's passes over every live object of the process
-    # grow with the document (detectors.gc_pause).
+    structure (an ``=``, or a leading ``{``/``[``): a caller expanding structure in values looks
+    at those only, not at every leaf of a big body.
+
+    With a ``gate`` (:mod:`detectors.value_gate`), leaves whose value it says the scanner can
+    skip get no field at all (nor a location or path), only a count in ``skipped``: most leaves
+    of a big body are such values. Unsafe keys and subtrees beyond ``max_depth`` are always kept.
+    """
+    walker = _JsonWalker(
+        source, labels, encodings, min(max_depth, MAX_WALK_DEPTH), issues,
+        gate.needs_scan if gate is not None else None,
+    )  # fmt: skip
+    # The walk makes a field and a path tuple per kept leaf, all alive until the caller is
+    # done: without the pause, the cyclic collector's passes over every live object of the
+    # process grow with the document (detectors.gc_pause).
     with paused_gc():
         walker.walk(obj, prefix, path, None, 0)
-    return walker.out, walker.structured
+    return JsonLeaves(walker.out, walker.structured, walker.skipped)
 
 
 def may_hold_structure(value: str) -> bool:
     """Cheap necessary condition for :func:`expand_value` to find structure in ``value``."""
     return len(value) >= 3 and ("=" in value or value[0] in _STRUCT_START)
+
+
+def _keep_all(value: str) -> bool:
+    return True
 
 
 class _JsonWalker:
@@ -177,26 +205,31 @@ class _JsonWalker:
         "_labels",
         "encodings",
         "issues",
+        "keep",
         "labels",
         "max_depth",
         "out",
+        "skipped",
         "source",
         "structured",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - private, called once from json_leaves
         self,
         source: str,
         labels: tuple[str, ...],
         encodings: tuple[str, ...],
         max_depth: int,
         issues: list[ScanIssue] | None,
+        keep: Callable[[str], bool] | None,
     ) -> None:
         self.source = source
         self.labels = labels
         self.encodings = encodings
         self.max_depth = max_depth
         self.issues = issues
+        self.keep = keep if keep is not None else _keep_all
+        self.skipped = 0
         self.out: list[Field] = []
         # Indices in out of string leaves that may hold structure (may_hold_structure).
         self.structured: list[int] = []
@@ -214,8 +247,10 @@ class _JsonWalker:
         # Leaves (most of the document) are handled inline in the loops: a call per leaf costs
         # as much as the rest of the walk. ``type(x) is str`` is exact for json.loads output and
         # faster than isinstance; subclasses and other types take the general path below.
+        # A leaf the gate skips costs its type test and the gate's search, nothing else.
         out = self.out
         append = out.append
+        keep = self.keep
         source, labels, encodings = self.source, self.labels, self.encodings
         if isinstance(value, dict):
             if depth >= self.max_depth:
@@ -224,66 +259,106 @@ class _JsonWalker:
             known = self._labels
             structured = self.structured
             dot = loc + "."
+            skipped = 0
             for key, child in value.items():
                 k = key if type(key) is str else str(key)
                 try:
                     label = known[k]
                 except KeyError:
                     label = known[k] = (k or '""') if key_is_safe(k) else None
-                cpath = vpath + (k,)  # noqa: RUF005 - faster than (*vpath, k) in this hot loop
                 if label is None:
-                    cloc = dot + "<key>"
                     self._add(
                         _key_field(
-                            k, cloc, source=source, path=cpath, labels=labels, encodings=encodings
+                            k,
+                            dot + "<key>",
+                            source=source,
+                            path=vpath + (k,),  # noqa: RUF005
+                            labels=labels,
+                            encodings=encodings,
                         )
                     )
-                else:
-                    cloc = dot + label
                 kind = type(child)
                 if kind is str:
-                    append(Field(cloc, child, source, cpath, k, labels, encodings))
-                    if "=" in child or child[:1] in _STRUCT_START:
-                        structured.append(len(out) - 1)
+                    if not keep(child):
+                        skipped += 1
+                        continue
+                    text: str = child
                 elif kind is int:
-                    append(Field(cloc, str(child), source, cpath, k, labels, encodings))
+                    text = str(child)
+                    if not keep(text):
+                        skipped += 1
+                        continue
                 elif kind is float:
-                    text = repr(child)
-                    if text[-1] in "fn":  # inf, -inf, nan: JSON's own spelling
-                        text = json.dumps(child)
-                    append(Field(cloc, text, source, cpath, k, labels, encodings))
+                    text = _float_text(child)
+                    if not keep(text):
+                        skipped += 1
+                        continue
                 elif kind is bool or child is None:
                     continue
                 else:
-                    self.walk(child, cloc, cpath, k, depth + 1)
+                    self.walk(
+                        child,
+                        dot + ("<key>" if label is None else label),
+                        vpath + (k,),  # noqa: RUF005 - faster than (*vpath, k) in this hot loop
+                        k,
+                        depth + 1,
+                    )
+                    continue
+                append(
+                    Field(
+                        dot + ("<key>" if label is None else label),
+                        text,
+                        source,
+                        vpath + (k,),  # noqa: RUF005
+                        k,
+                        labels,
+                        encodings,
+                    )
+                )
+                if kind is str and ("=" in text or text[:1] in _STRUCT_START):
+                    structured.append(len(out) - 1)
+            self.skipped += skipped
         elif isinstance(value, list):
             if depth >= self.max_depth:
                 self._too_deep(value, loc, vpath, name)
                 return
+            skipped = 0
             for i, child in enumerate(value):
                 kind = type(child)
-                if kind is bool or child is None:
-                    continue
-                iloc = f"{loc}[{i}]"
-                ipath = vpath + (i,)  # noqa: RUF005 - faster than (*vpath, i) in this hot loop
                 if kind is str:
-                    append(Field(iloc, child, source, ipath, name, labels, encodings))
-                    if "=" in child or child[:1] in _STRUCT_START:
-                        self.structured.append(len(out) - 1)
+                    if not keep(child):
+                        skipped += 1
+                        continue
+                    text = child
                 elif kind is int:
-                    append(Field(iloc, str(child), source, ipath, name, labels, encodings))
+                    text = str(child)
+                    if not keep(text):
+                        skipped += 1
+                        continue
+                elif kind is bool or child is None:
+                    continue
                 else:
-                    self.walk(child, iloc, ipath, name, depth + 1)
+                    self.walk(child, f"{loc}[{i}]", vpath + (i,), name, depth + 1)  # noqa: RUF005
+                    continue
+                append(Field(f"{loc}[{i}]", text, source, vpath + (i,), name, labels, encodings))  # noqa: RUF005
+                if kind is str and ("=" in text or text[:1] in _STRUCT_START):
+                    self.structured.append(len(out) - 1)
+            self.skipped += skipped
         elif isinstance(value, str):
-            append(Field(loc, value, source, vpath, name, labels, encodings))
-            if "=" in value or value[:1] in _STRUCT_START:
-                self.structured.append(len(out) - 1)
+            self._leaf(value, loc, vpath, name)
         elif isinstance(value, bool) or value is None:
             return
         elif isinstance(value, int):
-            append(Field(loc, str(value), source, vpath, name, labels, encodings))
+            self._leaf(str(value), loc, vpath, name)
         elif isinstance(value, float):
-            append(Field(loc, _float_text(value), source, vpath, name, labels, encodings))
+            self._leaf(_float_text(value), loc, vpath, name)
+
+    def _leaf(self, text: str, loc: str, vpath: tuple[PathStep, ...], name: str | None) -> None:
+        """A leaf outside the inline loops (a top-level scalar, a float in a list, subclasses)."""
+        if not self.keep(text):
+            self.skipped += 1
+            return
+        self._add(Field(loc, text, self.source, vpath, name, self.labels, self.encodings))
 
     def _too_deep(
         self, value: object, loc: str, vpath: tuple[PathStep, ...], name: str | None

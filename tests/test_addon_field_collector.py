@@ -8,10 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from addon.field_collector import FieldCollector, ParseLimits
+from detectors.engine import Scanner
 from detectors.model import Field
 from detectors.structure import json_fields, json_leaves
 
 PHONE = "13800001111"
+SCANNER = Scanner()
 
 
 def test_structured_value_is_replaced_by_its_parts() -> None:
@@ -66,7 +68,33 @@ _DOCS = st.recursive(
 def test_add_walked_equals_adding_each_field(doc: object, max_fields: int, nesting: int) -> None:
     limits = ParseLimits(max_fields=max_fields, max_nesting=nesting)
     walked, each = FieldCollector(limits), FieldCollector(limits)
-    walked.add_walked(*json_leaves(doc))
+    leaves = json_leaves(doc)
+    walked.add_walked(leaves.fields, leaves.structured)
     each.add_all(json_fields(doc))
     assert walked.fields == each.fields
     assert walked.issues == each.issues
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_DOCS, min_size=1, max_size=3), st.integers(1, 12))
+def test_a_gate_changes_no_finding_and_no_issue(docs: list[object], max_fields: int) -> None:
+    """Also over several documents (ndjson lines): skipped leaves count towards the limit."""
+    limits = ParseLimits(max_fields=max_fields)
+    gated, every = FieldCollector(limits, SCANNER.value_gate), FieldCollector(limits)
+    for i, doc in enumerate(docs):
+        gated.add_json(doc, "ndjson", f"ndjson[{i}]", (i,))
+        every.add_json(doc, "ndjson", f"ndjson[{i}]", (i,))
+    assert SCANNER.scan_fields(gated.fields) == SCANNER.scan_fields(every.fields)
+    assert gated.issues == every.issues
+    assert set(gated.fields) <= set(every.fields)
+
+
+def test_a_gate_skips_plain_leaves_but_not_unsafe_keys() -> None:
+    doc = {"name": "张三", "n": 42, PHONE: "x", "tel": PHONE, "list": ["paid", PHONE]}
+    out = FieldCollector(ParseLimits(), SCANNER.value_gate)
+    out.add_json(doc, "json", "json")
+    assert [(f.location, f.value) for f in out.fields] == [
+        ("json.<key>", PHONE),
+        ("json.tel", PHONE),
+        ("json.list[1]", PHONE),
+    ]

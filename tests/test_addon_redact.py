@@ -834,4 +834,3 @@ def test_property_several_values_in_one_json_document(
     after = json.loads(r.raw_content or b"")
     assert after["keep"] == before["keep"]
     assert [i["n"] for i in after["items"]] == [i["n"] for i in before["items"]]
-

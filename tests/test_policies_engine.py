@@ -435,7 +435,6 @@ def test_cache_is_bounded() -> None:
     assert len(policy._cache) <= 4096
 
 
-
 # -- properties ---------------------------------------------------------------------------------
 
 SHIPPED = [BUNDLED_DEFAULT, *sorted(EXAMPLES_DIR.glob("*.yaml"))]

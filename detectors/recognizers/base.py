@@ -44,7 +44,9 @@ for _dash in ("\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212", "\ufe6
 _HALFWIDTH_TABLE = str.maketrans(_HALFWIDTH)
 # str.translate with a table is slow on non-ASCII text (about 0.2 us per character); most text
 # has no full-width forms at all, so look for one first.
-_WIDE_RE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(_HALFWIDTH)) + "]")
+# The characters to_halfwidth changes, escaped for use inside a regex character class.
+WIDE_CHARACTERS = "".join(re.escape(chr(code)) for code in sorted(_HALFWIDTH))
+_WIDE_RE = re.compile(f"[{WIDE_CHARACTERS}]")
 
 # Any ASCII or full-width digit: every numeric recognizer needs at least one.
 DIGIT_RE = re.compile(r"[0-9\uff10-\uff19]")

@@ -1,0 +1,143 @@
+"""ValueGate: a value it lets a parser skip is one the scanner finds nothing in, in any field.
+
+The oracle is a scanner with routing turned off (every recognizer on every decoded text), asked
+with field names that give every recognizer its context. Then whole requests: scanning with the
+gate (what ``scan_request`` does) finds exactly what scanning every field finds.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import urllib.parse
+
+import pytest
+from hypothesis import example, given, settings
+from mitmproxy import http
+from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+from addon.request_fields import parse_request
+from addon.scan import scan_request
+from detectors.engine import Scanner
+from detectors.model import Field
+from detectors.value_gate import ValueGate
+from scripts.corpus import generate, json_records_body
+from tests.test_recognizers_gates import TEXTS
+
+# Names that give each recognizer its context (and none).
+NAMES = [None, "sfzh", "idNo", "cardNo", "credit_card", "mobile", "tel", "email", "passport",
+         "txz", "hkid", "twid", "xyk"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def scanner() -> Scanner:
+    return Scanner()
+
+
+@pytest.fixture(scope="module")
+def reference() -> Scanner:
+    ungated = Scanner()
+    ungated._gated = False
+    return ungated
+
+
+@pytest.fixture(scope="module")
+def gate(scanner: Scanner) -> ValueGate:
+    assert scanner.value_gate is not None
+    return scanner.value_gate
+
+
+def _encodings(text: str) -> list[str]:
+    """The text as it may sit in a leaf: plain, encoded, or structured."""
+    return [
+        text,
+        base64.b64encode(text.encode()).decode(),
+        base64.urlsafe_b64encode(text.encode()).decode().rstrip("="),
+        urllib.parse.quote(text),
+        html.escape(text).replace("0", "&#48;"),
+        json.dumps(text),
+        json.dumps({"v": text}),
+        f"a=1&tel={urllib.parse.quote(text)}",
+        "".join(f"\\u{ord(c):04x}" for c in text),
+    ]
+
+
+def _assert_gate_is_safe(gate: ValueGate, reference: Scanner, value: str) -> None:
+    if gate.needs_scan(value):
+        return
+    for name in NAMES:
+        found = reference.scan_fields([Field("json.x", value, "json", ("x",), name)])
+        assert found == [], (name, [f.masked for f in found])
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXTS)
+@example("ZhangSan")
+@example("E202304112158194876")
+@example("１３８１２３４５６７８")
+@example("138\u201212345678")
+def test_a_skipped_value_holds_nothing_for_any_name(
+    gate: ValueGate, reference: Scanner, text: str
+) -> None:
+    for value in _encodings(text):
+        _assert_gate_is_safe(gate, reference, value)
+
+
+@pytest.mark.parametrize(
+    "value, needed",
+    [
+        # Plain values of big bodies: skipped.
+        ("张三", False),
+        ("paid", False),
+        ("Lorem ipsum dolor sit amet.", False),
+        ("北京市朝阳区建国路88号", False),
+        ("1234.56", False),
+        ("42", False),
+        ("E202304112158194876", False),  # an order number: not base64 of text
+        ("", False),
+        # Candidates, encodings and structure: kept.
+        ("13812345678", True),
+        ("11010519491231002X", True),
+        ("1659256688991", True),  # 13 digits: a card length (with context)
+        ("a@b.cn", True),
+        ("%E5%BC%A0", True),
+        ('{"a": 1}', True),
+        ("a=1&b=2", True),
+        ("MTM4MTIzNDU2Nzg=", True),
+        ("１３８１２３４５６７８", True),
+        ("E12345678", True),
+        ("tel: 138-1234-5678", True),
+    ],
+)
+def test_needs_scan_table(gate: ValueGate, value: str, needed: bool) -> None:
+    assert gate.needs_scan(value) is needed
+
+
+def test_no_gate_for_recognizers_without_gates() -> None:
+    assert Scanner(recognizers=[EmailRecognizer()]).value_gate is None
+    ungated = Scanner()
+    ungated._gated = False
+    assert ungated.value_gate is None
+
+
+CORPUS = generate(150, seed=7)
+
+
+@pytest.mark.parametrize("sample", CORPUS, ids=lambda s: f"{s.index}-{s.body_format}")
+def test_requests_scan_the_same_with_the_gate(scanner: Scanner, sample: object) -> None:
+    request = sample.request  # type: ignore[attr-defined]
+    every_field = scanner.scan_fields(parse_request(request).fields)
+    assert scan_request(request, scanner).findings == every_field
+
+
+def test_gated_parse_skips_plain_leaves_of_a_big_body(scanner: Scanner) -> None:
+    body, planted = json_records_body(100_000)
+    request = http.Request.make(
+        "POST", "https://a.example.cn/import", body, http.Headers(content_type="application/json")
+    )
+    full = parse_request(request)
+    gated = parse_request(request, gate=scanner.value_gate)
+    assert len(gated.fields) < len(full.fields) / 2
+    assert scanner.scan_fields(gated.fields) == scanner.scan_fields(full.fields)
+    assert len(scanner.scan_fields(gated.fields)) == planted

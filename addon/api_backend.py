@@ -14,7 +14,6 @@ saved but not in force: that is a 409 saying why, not a silent success.
 from __future__ import annotations
 
 import asyncio
-import functools
 import importlib.metadata
 import logging
 from collections.abc import Mapping
@@ -23,7 +22,7 @@ from typing import Any, Protocol
 from addon.api_check import CheckError, judge_check, parse_check, scan_check
 from addon.api_events import EventHub
 from addon.api_site_policy import site_policy_view
-from addon.audit import AuditStore, AuditStoreError
+from addon.audit import AuditStore, AuditStoreError, FindingRow
 from addon.holds import ANSWERS, Answer, Held, HoldRegistry
 from detectors.engine import Scanner
 from policies.domains import registrable_domain
@@ -145,19 +144,18 @@ class ApiBackend:
         audit = self.shield.audit
         if audit is None:
             return {"findings": [], "limit": limit, "offset": offset, "audit": False}
+
+        def read() -> list[FindingRow]:
+            # The writer commits in batches (addon.audit): commit what is queued first, so the
+            # page shows every request judged so far.
+            audit.flush(timeout=5.0)
+            return audit.recent_findings(
+                limit, offset, site=site, destination=destination, entity=entity, action=action
+            )
+
         try:
             # SQLite reads are quick (indexed) but still disk I/O: keep them off the proxy's loop.
-            rows = await asyncio.to_thread(
-                functools.partial(
-                    audit.recent_findings,
-                    limit,
-                    offset,
-                    site=site,
-                    destination=destination,
-                    entity=entity,
-                    action=action,
-                )
-            )
+            rows = await asyncio.to_thread(read)
         except AuditStoreError as exc:
             raise ApiError(503, f"audit store unavailable: {exc}") from None
         return {

@@ -539,6 +539,39 @@ while True:  # keep writing until killed
 """
 
 
+def _phone_verdict(store: AuditStore, i: int) -> None:
+    store.record_verdict(
+        flow_id=f"f{i}",
+        method="POST",
+        url="https://t.example/c",
+        destination="t.example",
+        action="block",
+        rule="r",
+        findings=[finding("CN_PHONE", "13812345678", "form.tel", 1.0)],
+    )
+
+
+def test_records_gather_for_the_commit_interval_and_flush_ends_the_wait(tmp_path: Path) -> None:
+    """The writer gathers records for commit_interval and commits them together."""
+    with AuditStore(tmp_path / "a.db", secret=SECRET, commit_interval=3600) as store:
+        for i in range(50):
+            _phone_verdict(store, i)
+        # Nothing is committed while the writer waits for more (an hour, here) ...
+        assert store.written == 0
+        # ... and flush() ends the wait at once instead of waiting out the interval.
+        assert store.flush(timeout=30)
+        assert store.written == 50
+        assert store.totals().verdicts == 50
+
+
+def test_close_commits_what_waits_for_the_interval(tmp_path: Path) -> None:
+    store = AuditStore(tmp_path / "a.db", secret=SECRET, commit_interval=3600)
+    for i in range(10):
+        _phone_verdict(store, i)
+    store.close()
+    assert raw_rows(tmp_path / "a.db", "SELECT count(*) FROM verdicts") == [(10,)]
+
+
 def test_survives_kill_9_of_the_writer(tmp_path: Path) -> None:
     db = tmp_path / "crash.db"
     child = subprocess.Popen(

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.log import ALERT
 
+from addon.alerts import VerdictLog
 from addon.audit import AuditStore, AuditStoreError, FindingOutcome
 from addon.blockpage import ACTION_HEADER, RULE_HEADER, BlockedItem, block_response
 from addon.parties import request_parties
@@ -138,6 +139,8 @@ class FormShield:
         # Set by the extension backend (addon.extension_api): asks people, watches verdicts.
         self.asker: Asker | None = None
         self.observers: list[VerdictObserver] = []
+        # One line per verdict while they are few; a count when they flood (addon.alerts).
+        self.verdict_log = VerdictLog(logger)
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -263,6 +266,7 @@ class FormShield:
             ) from exc
 
     def done(self) -> None:
+        self.verdict_log.flush()
         if self.audit is not None:
             self.audit.close()
             self.audit = None
@@ -504,7 +508,8 @@ class FormShield:
             text += f"; not fully scanned: {', '.join(dict.fromkeys(verdict.issues))}"
         flow.comment = text
         level = ALERT if verdict.applied in ("block", "warn") or verdict.simulate else logging.INFO
-        logger.log(level, "%s -> %s", text, verdict.destination)
+        kind = f"would {verdict.action}" if verdict.simulate else verdict.applied
+        self.verdict_log.log(level, kind, "%s -> %s", text, verdict.destination)
 
     def _record(
         self, flow_id: str, request: http.Request, verdict: Verdict, method: str | None = None

@@ -59,7 +59,6 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from hashlib import sha256
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import unquote, urlsplit
@@ -166,20 +165,18 @@ def _national_phone(digits: str) -> str:
 class Fingerprinter:
     """Keyed fingerprints of values: ``Fingerprinter(secret)(entity_type, value)``."""
 
-    __slots__ = ("_base",)
+    __slots__ = ("_secret",)
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) < 16:
             raise ValueError("fingerprint secret must be at least 16 bytes")
-        # Keyed once; each value copies the keyed state (cheaper than re-keying).
-        self._base = hmac.new(secret, digestmod=sha256)
+        self._secret = secret
 
     def __call__(self, entity_type: str, value: str) -> str:
-        mac = self._base.copy()
-        mac.update(entity_type.encode("utf-8", "surrogatepass"))
-        mac.update(b"\x1f")
-        mac.update(canonical_value(entity_type, value).encode("utf-8", "surrogatepass"))
-        return mac.digest()[:FINGERPRINT_BYTES].hex()
+        message = f"{entity_type}\x1f{canonical_value(entity_type, value)}"
+        # hmac.digest: one call into OpenSSL, a third of hmac.new + update + digest.
+        mac = hmac.digest(self._secret, message.encode("utf-8", "surrogatepass"), "sha256")
+        return mac[:FINGERPRINT_BYTES].hex()
 
     def __repr__(self) -> str:
         return "Fingerprinter(<secret>)"

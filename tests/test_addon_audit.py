@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import re
@@ -126,6 +128,14 @@ def test_fingerprint_format_and_key_dependence() -> None:
     assert "13812345678" not in repr(FP)
     with pytest.raises(ValueError):
         Fingerprinter(b"short")
+
+
+def test_fingerprint_is_the_documented_hmac() -> None:
+    """HMAC-SHA256(secret, entity type + U+001F + canonical value), first 16 bytes, hex: the
+    format stores written by earlier versions hold, so counts stay comparable."""
+    secret = b"\x07" * 32
+    expected = hmac.new(secret, b"CN_PHONE\x1f13812345678", hashlib.sha256).hexdigest()[:32]
+    assert Fingerprinter(secret)("CN_PHONE", "+86 138-1234-5678") == expected
 
 
 def test_punctuation_only_value_is_not_collapsed_to_empty() -> None:

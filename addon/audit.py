@@ -898,29 +898,7 @@ class AuditStore:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for kind, payload in writes:
-                        if kind == "verdict":
-                            verdict, finding_rows = payload
-                            cur = conn.execute(
-                                "INSERT INTO verdicts(ts, flow_id, method, url, fields, site, "
-                                "destination, third_party, action, rule, mode, incomplete, issues)"
-                                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                                verdict,
-                            )
-                            vid = cur.lastrowid
-                            conn.executemany(
-                                "INSERT INTO findings(verdict_id, ts, location, entity_type, "
-                                "score, masked, fingerprint, action, rule) "
-                                "VALUES (?,?,?,?,?,?,?,?,?)",
-                                [(vid, *row) for row in finding_rows],
-                            )
-                        else:
-                            conn.execute(
-                                "INSERT INTO decisions(ts, flow_id, site, destination, "
-                                "entity_types, fingerprints, answer, rule) "
-                                "VALUES (?,?,?,?,?,?,?,?)",
-                                payload,
-                            )
+                    self._insert_batch(conn, writes)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -935,6 +913,47 @@ class AuditStore:
                 return
             self.written += len(writes)
             return
+
+    @staticmethod
+    def _insert_batch(conn: sqlite3.Connection, writes: list[Any]) -> None:
+        """Insert a batch with one ``executemany`` per table, inside the caller's transaction.
+
+        Verdict ids are assigned here (what SQLite would pick: the largest id plus one; the
+        transaction holds the write lock) so that findings can name their verdict without a
+        statement per verdict: every statement lets go of the GIL and takes it back, and taking
+        it back from a busy proxy thread costs that thread a forced switch.
+        """
+        next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM verdicts").fetchone()[0]
+        verdicts: list[tuple[Any, ...]] = []
+        findings: list[tuple[Any, ...]] = []
+        decisions: list[tuple[Any, ...]] = []
+        for kind, payload in writes:
+            if kind == "verdict":
+                verdict, finding_rows = payload
+                verdicts.append((next_id, *verdict))
+                findings.extend((next_id, *row) for row in finding_rows)
+                next_id += 1
+            else:
+                decisions.append(payload)
+        if verdicts:
+            conn.executemany(
+                "INSERT INTO verdicts(id, ts, flow_id, method, url, fields, site, destination, "
+                "third_party, action, rule, mode, incomplete, issues)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                verdicts,
+            )
+        if findings:
+            conn.executemany(
+                "INSERT INTO findings(verdict_id, ts, location, entity_type, score, masked, "
+                "fingerprint, action, rule) VALUES (?,?,?,?,?,?,?,?,?)",
+                findings,
+            )
+        if decisions:
+            conn.executemany(
+                "INSERT INTO decisions(ts, flow_id, site, destination, entity_types, "
+                "fingerprints, answer, rule) VALUES (?,?,?,?,?,?,?,?)",
+                decisions,
+            )
 
     def _maybe_prune(self, conn: sqlite3.Connection) -> None:
         if self.retention_days is None:

@@ -18,14 +18,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
+from mitmproxy.net.http import url as mitmproxy_url
+
 from policies.domains import normalize_host, registrable_domain
 
 __all__ = [
     "Parties",
     "destination",
+    "host_and_port",
     "is_third_party",
     "normalize_host",
     "page_site",
+    "pretty_url",
     "registrable_domain",
     "request_parties",
 ]
@@ -38,6 +42,35 @@ if TYPE_CHECKING:
 # "none" for a user-initiated navigation (typed URL, bookmark): the page being opened is its
 # own site. "cross-site" tells only that the site differs; see :func:`request_parties`.
 _SAME_SITE_HINTS = frozenset({"same-origin", "same-site", "none"})
+
+
+# Host header / authority -> (host, port), as mitmproxy's pretty_host reads it. A browser sends
+# to a few hosts over and over; mitmproxy parses and validates the header on every access.
+_AUTHORITIES: dict[str, tuple[str, int | None]] = {}
+_MAX_AUTHORITIES = 4096
+
+
+def host_and_port(request: http.Request) -> tuple[str, int | None]:
+    """``request.pretty_host`` and the port of its Host header / authority (None if it has
+    none), the header parsed once per distinct value."""
+    authority = request.host_header
+    if not authority:
+        return request.host, None
+    parsed = _AUTHORITIES.get(authority)
+    if parsed is None:
+        if len(_AUTHORITIES) >= _MAX_AUTHORITIES:
+            _AUTHORITIES.clear()
+        parsed = _AUTHORITIES[authority] = mitmproxy_url.parse_authority(authority, check=False)
+    return parsed
+
+
+def pretty_url(request: http.Request, host: str, port: int | None) -> str:
+    """``request.pretty_url`` from :func:`host_and_port`'s result (without parsing again)."""
+    if request.first_line_format == "authority" or not request.host_header:
+        return request.pretty_url
+    port = port or mitmproxy_url.default_port(request.scheme) or 443
+    path = request.path if request.path != "*" else ""
+    return mitmproxy_url.unparse(request.scheme, host, port, path)
 
 
 def _url_host(url: str) -> str | None:

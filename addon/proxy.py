@@ -40,7 +40,7 @@ from mitmproxy.log import ALERT
 from addon.alerts import VerdictLog
 from addon.audit import AuditStore, AuditStoreError, FindingOutcome
 from addon.blockpage import ACTION_HEADER, RULE_HEADER, BlockedItem, block_response
-from addon.parties import request_parties
+from addon.parties import host_and_port, pretty_url, request_parties
 from addon.redact import redact_request, redact_websocket_message
 from addon.request_fields import ParseLimits
 from addon.scan import scan_request, scan_websocket_message
@@ -81,6 +81,10 @@ class Verdict:
     fallback: str | None = None  # for `ask`: the action applied when nobody answers
     timeout: float | None = None  # for `ask`: seconds to wait for an answer
     answer: str | None = None  # for `ask`: the action a person chose (None: nobody answered)
+    # The request's host and Host-header port as mitmproxy's pretty_host/pretty_url read them
+    # (addon.parties.host_and_port), kept so the audit URL needs no second parse.
+    host: str = ""
+    port: int | None = None
 
     def summary(self) -> dict[str, Any]:
         """A JSON-safe view with masked values only (for metadata, logs and the extension)."""
@@ -384,7 +388,7 @@ class FormShield:
     def _decide(self, request: http.Request, result: ScanResult) -> Verdict:
         assert self.policies is not None
         policy = self.policies.policy
-        host = request.pretty_host
+        host, port = host_and_port(request)
         site, destination, third_party = request_parties(request, host)
         decisions = [
             policy.decide(
@@ -413,7 +417,9 @@ class FormShield:
             )
         simulate = self._simulate or policy.simulate
         if not all_decisions:
-            return Verdict("allow", "", None, simulate, site, destination, third_party)
+            return Verdict(
+                "allow", "", None, simulate, site, destination, third_party, host=host, port=port
+            )
         final = combine_decisions(all_decisions)
         return Verdict(
             action=str(final.action),
@@ -428,6 +434,8 @@ class FormShield:
             issues=issues,
             fallback=str(final.fallback) if final.fallback is not None else None,
             timeout=final.timeout,
+            host=host,
+            port=port,
         )
 
     # --- acting ----------------------------------------------------------------------------
@@ -524,7 +532,9 @@ class FormShield:
             self.audit.record_verdict(
                 flow_id=flow_id,
                 method=method or request.method,
-                url=request.pretty_url,
+                url=pretty_url(request, verdict.host, verdict.port)
+                if verdict.host
+                else request.pretty_url,
                 destination=verdict.destination,
                 action=verdict.applied if not verdict.simulate else verdict.action,
                 rule=verdict.rule,

@@ -12,14 +12,17 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from mitmproxy import http
 from mitmproxy.test import tutils
 
 from addon.parties import (
     Parties,
     destination,
+    host_and_port,
     is_third_party,
     normalize_host,
     page_site,
+    pretty_url,
     registrable_domain,
     request_parties,
 )
@@ -297,3 +300,26 @@ def test_request_parties_never_raise(origin: str, referer: str, fetch_site: str)
     assert dest == "shop.cn"
     assert site is None or isinstance(site, str)
     assert third is is_third_party(site, dest) or (site is None and third)
+
+
+@pytest.mark.parametrize(
+    "url, headers, http_version",
+    [
+        ("http://127.0.0.1:9/order?x=1", {"Host": "tracker.example"}, "HTTP/1.1"),
+        ("http://127.0.0.1:9/order", {"Host": "tracker.example:8080"}, "HTTP/1.1"),
+        ("https://10.0.0.1/a", {"Host": "[2001:db8::1]:8443"}, "HTTP/1.1"),
+        ("https://shop.example/a", {"Host": "bad host!"}, "HTTP/1.1"),
+        ("https://shop.example:444/a/b?q", {}, "HTTP/1.1"),
+        ("https://shop.example/a", {}, "HTTP/2.0"),
+        ("http://shop.example/*", {"Host": "shop.example"}, "HTTP/1.1"),
+    ],
+)
+def test_host_and_port_and_pretty_url_match_mitmproxy(
+    url: str, headers: dict[str, str], http_version: str
+) -> None:
+    request = http.Request.make("GET", url, b"", headers)
+    request.http_version = http_version
+    for _ in range(2):  # the second time from the cache
+        host, port = host_and_port(request)
+        assert host == request.pretty_host
+        assert pretty_url(request, host, port) == request.pretty_url

@@ -39,7 +39,7 @@ from mitmproxy.log import ALERT
 
 from addon.alerts import VerdictLog
 from addon.audit import AuditStore, AuditStoreError, FindingOutcome
-from addon.blockpage import ACTION_HEADER, RULE_HEADER, BlockedItem, block_response
+from addon.blockpage import BlockedItem, block_response
 from addon.parties import host_and_port, pretty_url, request_parties
 from addon.redact import redact_request, redact_websocket_message
 from addon.request_fields import ParseLimits
@@ -482,10 +482,9 @@ class FormShield:
                 flow.request.pretty_host,
             )
             return "block"
-        flow.request.headers[RULE_HEADER] = verdict.rule
-        flow.request.headers[ACTION_HEADER] = "redact"
-        # Those headers are for the logs of whoever inspects the redacted request downstream;
-        # they carry no value, only the rule name.
+        # No header says the request was redacted: it goes on to the destination (often a
+        # tracker), which must not learn that this person runs formshield. The verdict is on the
+        # flow (mark, comment, metadata) and in the audit store.
         return "redact"
 
     def _block(self, flow: http.HTTPFlow, verdict: Verdict) -> None:

@@ -143,6 +143,8 @@ async def test_redacted_request_carries_no_phone_and_keeps_format(
     assert json.loads(sent) == {"user": {"mobile": "139****5678", "city": "杭州"}}
     assert f.request.headers["content-length"] == str(len(f.request.raw_content or b""))
     assert Scanner().scan_text(sent) == []
+    # Nothing tells the destination that formshield rewrote the request.
+    assert not [k for k in f.request.headers if k.lower().startswith("x-formshield")]
 
 
 async def test_warn_marks_flow_and_comment_is_masked(

@@ -206,7 +206,7 @@ class Scanner:
             }
         self._context_cache: dict[tuple[str | None, tuple[str, ...]], tuple[bool, ...]] = {}
         self._value_gate = (
-            ValueGate(self._prefilter, self._by_length)
+            ValueGate(self._prefilter, self._by_length, self._digits_need)
             if self._prefilter is not None and self._digits_routed
             else None
         )
@@ -496,18 +496,39 @@ class Scanner:
             strong = solo_length and (solo is None or solo.fullmatch(digits) is not None)
             if not strong and route.needs_context:
                 if named is None:
-                    named = self._name_context(field)
+                    named = self._context_of(field.name, field.labels)
                 if not named[route.position]:
                     continue
             routes.append((route, strong))
         return routes
 
+    def _digits_need(self, digits: str, name: str | None, labels: tuple[str, ...]) -> bool:
+        """Would :meth:`_digit_routes` route ``digits`` (ASCII digits only) anywhere in a field
+        called ``name`` with ``labels``? The value gate's test for digits-only leaves."""
+        entries = self._by_length.get(len(digits))
+        if not entries:
+            return False
+        for route, solo_length in entries:
+            check = route.digits_check
+            if check is not None and check.fullmatch(digits) is None:
+                continue
+            solo = route.solo_digits_check
+            if solo_length and (solo is None or solo.fullmatch(digits) is not None):
+                return True
+            if not route.needs_context or self._context_of(name, labels)[route.position]:
+                return True
+        return False
+
     def _name_context(self, field: Field) -> tuple[bool, ...]:
         """Per route: does the field's name or one of its labels hold one of its keywords?"""
-        key = (field.name, field.labels)
+        return self._context_of(field.name, field.labels)
+
+    def _context_of(self, name: str | None, labels: tuple[str, ...]) -> tuple[bool, ...]:
+        """Per route: does ``name`` or one of ``labels`` hold one of its keywords? (cached)"""
+        key = (name, labels)
         cached = self._context_cache.get(key)
         if cached is None:
-            words = words_of_labels((field.name or "", *field.labels))
+            words = words_of_labels((name or "", *labels))
             cached = tuple(bool(words) and r.keywords.matches_words(words) for r in self._routes)
             if len(self._context_cache) >= _CONTEXT_CACHE_SIZE:
                 self._context_cache.clear()

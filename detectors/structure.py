@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -37,7 +37,7 @@ from detectors.gc_pause import paused_gc
 from detectors.model import Field, PathStep, ScanIssue
 
 if TYPE_CHECKING:
-    from detectors.value_gate import ValueGate
+    from detectors.value_gate import Keep, ValueGate
 
 __all__ = [
     "FORM_IN_VALUE",
@@ -176,7 +176,8 @@ def json_leaves(
     """
     walker = _JsonWalker(
         source, labels, encodings, min(max_depth, MAX_WALK_DEPTH), issues,
-        gate.needs_scan if gate is not None else None,
+        gate.keeper(labels) if gate is not None else None,
+        10 ** (gate.min_digits - 1) if gate is not None else 0,
     )  # fmt: skip
     # The walk makes a field and a path tuple per kept leaf, all alive until the caller is
     # done: without the pause, the cyclic collector's passes over every live object of the
@@ -191,7 +192,7 @@ def may_hold_structure(value: str) -> bool:
     return len(value) >= 3 and ("=" in value or value[0] in _STRUCT_START)
 
 
-def _keep_all(value: str) -> bool:
+def _keep_all(value: str, name: str | None = None, /) -> bool:
     return True
 
 
@@ -210,6 +211,7 @@ class _JsonWalker:
         "max_depth",
         "out",
         "skipped",
+        "small_ints",
         "source",
         "structured",
     )
@@ -221,14 +223,18 @@ class _JsonWalker:
         encodings: tuple[str, ...],
         max_depth: int,
         issues: list[ScanIssue] | None,
-        keep: Callable[[str], bool] | None,
+        keep: Keep | None,
+        small_ints: int,
     ) -> None:
         self.source = source
         self.labels = labels
         self.encodings = encodings
         self.max_depth = max_depth
         self.issues = issues
-        self.keep = keep if keep is not None else _keep_all
+        self.keep: Keep = keep if keep is not None else _keep_all
+        # Integers in [0, small_ints) are skipped without making their text (the gate would
+        # skip it: too few digits for any recognizer).
+        self.small_ints = small_ints
         self.skipped = 0
         self.out: list[Field] = []
         # Indices in out of string leaves that may hold structure (may_hold_structure).
@@ -251,6 +257,7 @@ class _JsonWalker:
         out = self.out
         append = out.append
         keep = self.keep
+        small_ints = self.small_ints
         source, labels, encodings = self.source, self.labels, self.encodings
         if isinstance(value, dict):
             if depth >= self.max_depth:
@@ -279,18 +286,21 @@ class _JsonWalker:
                     )
                 kind = type(child)
                 if kind is str:
-                    if not keep(child):
+                    if not keep(child, k):
                         skipped += 1
                         continue
                     text: str = child
                 elif kind is int:
+                    if 0 <= child < small_ints:
+                        skipped += 1
+                        continue
                     text = str(child)
-                    if not keep(text):
+                    if not keep(text, k):
                         skipped += 1
                         continue
                 elif kind is float:
                     text = _float_text(child)
-                    if not keep(text):
+                    if not keep(text, k):
                         skipped += 1
                         continue
                 elif kind is bool or child is None:
@@ -326,13 +336,16 @@ class _JsonWalker:
             for i, child in enumerate(value):
                 kind = type(child)
                 if kind is str:
-                    if not keep(child):
+                    if not keep(child, name):
                         skipped += 1
                         continue
                     text = child
                 elif kind is int:
+                    if 0 <= child < small_ints:
+                        skipped += 1
+                        continue
                     text = str(child)
-                    if not keep(text):
+                    if not keep(text, name):
                         skipped += 1
                         continue
                 elif kind is bool or child is None:
@@ -355,7 +368,7 @@ class _JsonWalker:
 
     def _leaf(self, text: str, loc: str, vpath: tuple[PathStep, ...], name: str | None) -> None:
         """A leaf outside the inline loops (a top-level scalar, a float in a list, subclasses)."""
-        if not self.keep(text):
+        if not self.keep(text, name):
             self.skipped += 1
             return
         self._add(Field(loc, text, self.source, vpath, name, self.labels, self.encodings))

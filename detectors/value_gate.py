@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
+from typing import Protocol
 
 from detectors.decoders import MIN_BASE64_LEN, may_be_encoded
 from detectors.recognizers.base import WIDE_CHARACTERS
 
-__all__ = ["ValueGate"]
+__all__ = ["DigitsNeed", "Keep", "ValueGate"]
 
 # A value needs any work at all (a candidate, an encoding, structure) only with one of these
 # characters (full-width digits and "@" included) or when it may be base64. Shared with
@@ -30,9 +31,22 @@ WORK_HINT = re.compile(r"[0-9%&\\=@{\[\uff10-\uff19\uff20]")
 # Characters that send a value through decoding or structure expansion (percent, HTML
 # references, escapes, "=", JSON starts) or through half-width conversion (full-width forms
 # and odd dashes), after which the prefilter would run on a different text.
-_DEEP_RE = re.compile(r"[%&\\={\[" + WIDE_CHARACTERS + "]")
+_DEEP_CLASS = r"[%&\\={\[" + WIDE_CHARACTERS + "]"
 # A cheap superset of the base64 alphabet test, in C, before decoders.may_be_encoded.
 _B64_ALPHABET_RE = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
+
+
+# Whether a digits-only value may give a finding in a field of this name and these labels
+# (Scanner._digits_need: its length, the recognizers' digit checks, and context for the matches
+# that need it).
+DigitsNeed = Callable[[str, str | None, tuple[str, ...]], bool]
+
+
+class Keep(Protocol):
+    """``keep(value, name=None)``: may scanning ``value`` in a field called ``name`` find
+    something?"""
+
+    def __call__(self, value: str, name: str | None = None, /) -> bool: ...
 
 
 class ValueGate:
@@ -40,34 +54,58 @@ class ValueGate:
 
     ``prefilter`` is the scanner's shared candidate pattern (run on half-width text; values
     with full-width forms are always passed on), ``digit_lengths`` the lengths of digits-only
-    values some recognizer may match.
+    values some recognizer may match, ``digits_need`` the scanner's exact test for such values
+    given the field's name and labels (used by :meth:`keeper`).
     """
 
-    __slots__ = ("digit_lengths", "needs_scan")
+    __slots__ = ("_digits_need", "_prefilter", "digit_lengths", "min_digits", "needs_scan")
 
-    def __init__(self, prefilter: re.Pattern[str], digit_lengths: Collection[int]) -> None:
+    def __init__(
+        self,
+        prefilter: re.Pattern[str],
+        digit_lengths: Collection[int],
+        digits_need: DigitsNeed | None = None,
+    ) -> None:
+        self._prefilter = prefilter
+        self._digits_need = digits_need
         self.digit_lengths = frozenset(digit_lengths)
-        self.needs_scan: Callable[[str], bool] = _needs_scan_function(
-            prefilter, self.digit_lengths
+        # Shortest digits-only value that may matter: a JSON integer in [0, 10**(n-1)) is
+        # skipped without turning it into text.
+        self.min_digits = min(self.digit_lengths, default=1)
+        self.needs_scan: Keep = _keep_function(
+            prefilter, self.digit_lengths, None, ()
         )
         """``needs_scan(value)`` is False only when scanning ``value``, in any field, finds
         nothing. A closure over its regexes: it runs once per leaf of a big body."""
 
+    def keeper(self, labels: tuple[str, ...] = ()) -> Keep:
+        """``keep(value, name)``: False only when scanning ``value`` in a field called ``name``
+        with ``labels`` finds nothing. Narrower than :attr:`needs_scan` for digits-only values
+        (timestamps, order numbers), which most recognizers report only with context."""
+        return _keep_function(self._prefilter, self.digit_lengths, self._digits_need, labels)
 
-def _needs_scan_function(
-    prefilter: re.Pattern[str], digit_lengths: frozenset[int]
-) -> Callable[[str], bool]:
+
+def _keep_function(
+    prefilter: re.Pattern[str],
+    digit_lengths: frozenset[int],
+    digits_need: DigitsNeed | None,
+    labels: tuple[str, ...],
+) -> Keep:
     work = WORK_HINT.search
-    deep = _DEEP_RE.search
-    candidate = prefilter.search
+    # One search for both: a character that sends the value through decoding, expansion or
+    # half-width conversion, or a candidate of some recognizer.
+    deep_or_candidate = re.compile(f"{_DEEP_CLASS}|(?:{prefilter.pattern})", prefilter.flags).search
     b64_alphabet = _B64_ALPHABET_RE.fullmatch
     min_b64 = MIN_BASE64_LEN
 
-    def needs_scan(value: str) -> bool:
+    def keep(value: str, name: str | None = None, /) -> bool:
         # The same steps as Scanner._scan_all, without what depends on the field.
         if value.isdigit() and value.isascii():
-            return len(value) in digit_lengths  # routed by length
-        if work(value) is not None and (deep(value) is not None or candidate(value) is not None):
+            # Routed by length, then by the recognizers' checks and context.
+            if len(value) not in digit_lengths:
+                return False
+            return digits_need is None or digits_need(value, name, labels)
+        if work(value) is not None and deep_or_candidate(value) is not None:
             return True
         # Only base64 is left.
         return (
@@ -77,4 +115,4 @@ def _needs_scan_function(
             and may_be_encoded(value)
         )
 
-    return needs_scan
+    return keep

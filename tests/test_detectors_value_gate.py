@@ -14,6 +14,7 @@ import urllib.parse
 
 import pytest
 from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from mitmproxy import http
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
@@ -82,6 +83,41 @@ def test_a_skipped_value_holds_nothing_for_any_name(
 ) -> None:
     for value in _encodings(text):
         _assert_gate_is_safe(gate, reference, value)
+
+
+DIGIT_VALUES = st.one_of(
+    st.text("0123456789", min_size=9, max_size=20),
+    st.sampled_from(["1659256688991", "2021072816302630086", "6222021234567890128",
+                     "4111111111111111", "378282246310005", "11010519491231002",
+                     "110105491231002", "13812345678", "01012345678", "8613812345678"]),
+)  # fmt: skip
+LABELS = st.sampled_from([(), ("card",), ("订单",), ("身份证",), ("order", "ts")])
+
+
+@settings(max_examples=400, deadline=None)
+@given(DIGIT_VALUES, st.sampled_from(NAMES), LABELS)
+def test_keeper_skips_only_what_the_scanner_finds_nothing_in_for_that_name(
+    gate: ValueGate, reference: Scanner, value: str, name: str | None, labels: tuple[str, ...]
+) -> None:
+    if gate.keeper(labels)(value, name):
+        return
+    found = reference.scan_fields([Field("json.x", value, "json", ("x",), name, labels)])
+    assert found == [], (name, labels, [f.masked for f in found])
+
+
+@pytest.mark.parametrize(
+    "value, name, needed",
+    [
+        ("1659256688991", "ts", False),  # 13 digits: a card only with card context
+        ("1659256688991", "cardNo", True),
+        ("2021072816302630086", "orderNo", False),
+        ("6222021234567890128", "orderNo", True),  # a UnionPay card stands on its own
+        ("13812345678", None, True),
+        ("12345", "cardNo", False),  # too short for anything
+    ],
+)
+def test_keeper_table(gate: ValueGate, value: str, name: str | None, needed: bool) -> None:
+    assert gate.keeper()(value, name) is needed
 
 
 @pytest.mark.parametrize(

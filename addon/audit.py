@@ -250,6 +250,20 @@ def _now_or(when: float | datetime | None) -> float:
     return time.time() if ts is None else ts
 
 
+# Characters json.dumps(ensure_ascii=False) escapes in a string.
+_JSON_ESCAPED = re.compile(r'[\x00-\x1f"\\]')
+
+
+def _json_strings(items: list[str]) -> str:
+    """``json.dumps(items, ensure_ascii=False)`` for a list of strings, without the encoder's
+    machinery when no item needs escaping (locations and issue kinds almost never do)."""
+    if not items:
+        return "[]"
+    if any(_JSON_ESCAPED.search(item) for item in items):
+        return json.dumps(items, ensure_ascii=False)
+    return '["' + '", "'.join(items) + '"]'
+
+
 def _finite(score: float) -> float | None:
     value = float(score)
     return value if math.isfinite(value) else None
@@ -751,11 +765,11 @@ class AuditStore:
                 kinds.append(kind)
         verdict = (
             when, flow_id, _clip(method.upper(), 32), sanitize_url(url, pairs),
-            json.dumps(fields, ensure_ascii=False),
+            _json_strings(fields),
             None if site is None else _clip(scrub(site), MAX_TEXT),
             _clip(scrub(destination), MAX_TEXT), int(bool(third_party)), action, rule, mode,
             int(bool(kinds) if incomplete is None else incomplete),
-            json.dumps(kinds, ensure_ascii=False),
+            _json_strings(kinds),
         )  # fmt: skip
         self._put(("verdict", (verdict, finding_rows)))
 

@@ -15,6 +15,7 @@ from.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
@@ -73,8 +74,27 @@ def pretty_url(request: http.Request, host: str, port: int | None) -> str:
     return mitmproxy_url.unparse(request.scheme, host, port, path)
 
 
+# Origin value (or a Referer trimmed to one) -> its host; a page sends many requests with the
+# same one. URLs with a path or query are not kept: values there have no business in a cache.
+_URL_HOSTS: dict[str, str | None] = {}
+_ORIGIN_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/?#\s]*/?")
+
+
 def _url_host(url: str) -> str | None:
     """Host of an absolute URL as found in Origin/Referer, or None when it has none."""
+    try:
+        return _URL_HOSTS[url]
+    except KeyError:
+        pass
+    host = _parse_url_host(url)
+    if _ORIGIN_LIKE.fullmatch(url):
+        if len(_URL_HOSTS) >= _MAX_AUTHORITIES:
+            _URL_HOSTS.clear()
+        _URL_HOSTS[url] = host
+    return host
+
+
+def _parse_url_host(url: str) -> str | None:
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname

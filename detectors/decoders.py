@@ -56,6 +56,8 @@ MAX_VARIANTS = 16
 _B64_PROBE_CHARS = 1024
 
 _PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
+# A "%" that does not start an escape (kept as is by percent decoding).
+_BAD_ESCAPE_RE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _B64_ANY_RE = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
 # base64 of ASCII text: the first character of each 4-character group holds the top six bits
 # of an ASCII byte (< 32: A-Z or a-f). Order numbers (E2023...), names (ZhangSan) and most
@@ -135,6 +137,10 @@ def percent_decode_bytes(value: str | bytes, *, plus_is_space: bool = False) -> 
         raw = raw.replace(b"+", b" ")
     if b"%" not in raw:
         return raw
+    if _BAD_ESCAPE_RE.search(raw) is None:
+        # Every "%" starts a valid escape: let the C escape decoder turn "%XX" into "\\xXX"'s
+        # byte (a backslash of the data doubled first), ~4x faster than unquote_to_bytes.
+        return codecs.escape_decode(raw.replace(b"\\", b"\\\\").replace(b"%", b"\\x"))[0]
     return unquote_to_bytes(raw)
 
 

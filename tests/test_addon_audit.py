@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import re
@@ -31,6 +32,7 @@ from addon.audit import (
     BucketCount,
     FindingOutcome,
     Fingerprinter,
+    _json_strings,
     canonical_value,
     migrate,
     sanitize_url,
@@ -923,3 +925,8 @@ def _assert_detectors_find_nothing(db: Path, values: list[tuple[str, str]]) -> N
     finally:
         conn.close()
     assert hits == []
+
+
+@given(st.lists(st.text(), max_size=6))
+def test_json_strings_is_json_dumps(items: list[str]) -> None:
+    assert _json_strings(items) == json.dumps(items, ensure_ascii=False)

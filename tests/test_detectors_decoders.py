@@ -6,7 +6,7 @@ import base64
 import html
 import json
 import time
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 import pytest
 from hypothesis import assume, given, settings
@@ -346,3 +346,15 @@ def test_unicode_escape_fast_path_equals_token_by_token(value: str) -> None:
         text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     expected = text if text != value else None
     assert decode_unicode_escapes(value) == expected
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from([b"%", b"%4", b"%41", b"%e5", b"%zz", b"\\", b"\\x41", b"a",
+                                 b"+", b"\x00", b"\xff", b"%%", b"'", b'"', b"\n"]),
+                max_size=12).map(b"".join))  # fmt: skip
+def test_percent_decoding_equals_urllib(data: bytes) -> None:
+    """The C fast path (every "%" a valid escape) and the fallback both decode as urllib does."""
+    assert percent_decode_bytes(data) == unquote_to_bytes(data)
+    assert percent_decode_bytes(data, plus_is_space=True) == unquote_to_bytes(
+        data.replace(b"+", b" ")
+    )

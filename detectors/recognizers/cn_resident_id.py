@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime
 import operator
 import re
+import time
 from typing import ClassVar
 
 from presidio_analyzer import Pattern
@@ -67,13 +68,29 @@ def calc_check_char(first17: str) -> str:
     return _CHECK_CHARS[total % 11]
 
 
+_EARLIEST_BIRTH = datetime.date(1900, 1, 1)
+# {monotonic time until which it holds: local date}: the date is read at most once a minute.
+_today_cache: dict[float, datetime.date] = {}
+
+
+def _today() -> datetime.date:
+    now = time.monotonic()
+    for until, today in _today_cache.items():
+        if now < until:
+            return today
+    _today_cache.clear()
+    today = _today_cache[now + 60.0] = datetime.date.today()
+    return today
+
+
 def real_birth_date(year: int, month: int, day: int, today: datetime.date | None = None) -> bool:
-    """True for an existing date between 1900-01-01 and ``today`` (default: the local date)."""
+    """True for an existing date between 1900-01-01 and ``today`` (default: the local date,
+    read at most once a minute)."""
     try:
         born = datetime.date(year, month, day)
     except ValueError:
         return False
-    return datetime.date(1900, 1, 1) <= born <= (today or datetime.date.today())
+    return _EARLIEST_BIRTH <= born <= (today or _today())
 
 
 def prefix_in_use(number: str) -> bool:

@@ -42,7 +42,7 @@ class Field:
     encodings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Finding:
     """A piece of personal data found in a field.
 
@@ -50,6 +50,11 @@ class Finding:
     field value after the value-level decodings listed in ``value_encodings``). ``encodings`` is the
     whole chain, container then value level, outermost first, e.g.
     ``("form", "percent", "base64")``.
+
+    Treat a finding as immutable (derive new ones with :func:`dataclasses.replace`); it is
+    hashable and compares by value. Not declared ``frozen``, like :class:`Field`: a frozen
+    dataclass's ``__init__`` costs about 3x (3.4 us instead of 1.2 us with its 13 fields), and
+    the proxy makes a few per request, a big body hundreds.
     """
 
     entity_type: str

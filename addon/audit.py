@@ -250,6 +250,40 @@ def _now_or(when: float | datetime | None) -> float:
     return time.time() if ts is None else ts
 
 
+def _json_insert(table: str, columns: str) -> str:
+    """``INSERT INTO table(columns) SELECT ... FROM json_each(?)``: one row per element of a
+    JSON array of arrays, each array holding the columns' values in order."""
+    names = [c.strip() for c in columns.split(",")]
+    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(names)))
+    # table and column names are this module's constants, never input
+    return f"INSERT INTO {table}({', '.join(names)}) SELECT {picks} FROM json_each(?)"
+
+
+_INSERT_VERDICTS = _json_insert(
+    "verdicts",
+    "id, ts, flow_id, method, url, fields, site, destination, third_party, action, rule, mode, "
+    "incomplete, issues",
+)
+_INSERT_FINDINGS = _json_insert(
+    "findings", "verdict_id, ts, location, entity_type, score, masked, fingerprint, action, rule"
+)
+_INSERT_DECISIONS = _json_insert(
+    "decisions", "ts, flow_id, site, destination, entity_types, fingerprints, answer, rule"
+)
+
+
+def _json_rows(rows: list[tuple[Any, ...]]) -> str:
+    """Rows as one JSON array for :func:`_json_insert`. Text that is not valid Unicode (a lone
+    surrogate from a URL mitmproxy decoded with ``surrogateescape``) gets U+FFFD: SQLite must
+    only ever hold valid UTF-8."""
+    text = json.dumps(rows, ensure_ascii=False, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 # Characters json.dumps(ensure_ascii=False) escapes in a string.
 _JSON_ESCAPED = re.compile(r'[\x00-\x1f"\\]')
 
@@ -935,12 +969,15 @@ class AuditStore:
 
     @staticmethod
     def _insert_batch(conn: sqlite3.Connection, writes: list[Any]) -> None:
-        """Insert a batch with one ``executemany`` per table, inside the caller's transaction.
+        """Insert a batch with one statement per table, inside the caller's transaction.
 
-        Verdict ids are assigned here (what SQLite would pick: the largest id plus one; the
-        transaction holds the write lock) so that findings can name their verdict without a
-        statement per verdict: every statement lets go of the GIL and takes it back, and taking
-        it back from a busy proxy thread costs that thread a forced switch.
+        Python's sqlite3 lets go of the GIL for every row it steps (``executemany`` included)
+        and must take it back from the proxy's event loop each time: a forced thread switch per
+        row, which cost the proxy ~0.4 ms per audited request under load (measured as mitmdump
+        CPU per request with the audit on and off). So each table's rows go in as one JSON
+        array, unpacked by SQLite's ``json_each`` in a single step. Verdict ids are assigned
+        here (what SQLite would pick: the largest id plus one; the transaction holds the write
+        lock) so that findings can name their verdict.
         """
         next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM verdicts").fetchone()[0]
         verdicts: list[tuple[Any, ...]] = []
@@ -954,25 +991,13 @@ class AuditStore:
                 next_id += 1
             else:
                 decisions.append(payload)
-        if verdicts:
-            conn.executemany(
-                "INSERT INTO verdicts(id, ts, flow_id, method, url, fields, site, destination, "
-                "third_party, action, rule, mode, incomplete, issues)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                verdicts,
-            )
-        if findings:
-            conn.executemany(
-                "INSERT INTO findings(verdict_id, ts, location, entity_type, score, masked, "
-                "fingerprint, action, rule) VALUES (?,?,?,?,?,?,?,?,?)",
-                findings,
-            )
-        if decisions:
-            conn.executemany(
-                "INSERT INTO decisions(ts, flow_id, site, destination, entity_types, "
-                "fingerprints, answer, rule) VALUES (?,?,?,?,?,?,?,?)",
-                decisions,
-            )
+        for sql, rows in (
+            (_INSERT_VERDICTS, verdicts),
+            (_INSERT_FINDINGS, findings),
+            (_INSERT_DECISIONS, decisions),
+        ):
+            if rows:
+                conn.execute(sql, (_json_rows(rows),))
 
     def _maybe_prune(self, conn: sqlite3.Connection) -> None:
         if self.retention_days is None:

@@ -25,9 +25,10 @@ reversed even with a list of all phone numbers unless the secret is known. As a 
 values a detector missed, runs of 11 or more digits (the length of a phone, ID or card) in the
 stored URL path, locations and masks are masked too.
 
-Concurrency: the proxy's hot path only enqueues already-sanitised rows (:meth:`AuditStore.
-record_verdict` costs a few microseconds); one background writer thread owns the write
-connection and commits in batches: after the first record of a batch it collects what arrives
+Concurrency: the proxy's hot path only enqueues (:meth:`AuditStore.record_verdict` costs a few
+microseconds; the findings, raw values included, wait in memory until the writer has masked,
+scrubbed and fingerprinted them); one background writer thread owns the write connection and
+commits in batches: after the first record of a batch it collects what arrives
 in the next ``commit_interval`` seconds (0.2 by default; up to ``batch_size`` records) and
 commits them in one transaction. A transaction per record costs about seven times as much CPU
 (each commit appends every touched table and index page to the WAL), CPU a proxy under load
@@ -620,6 +621,60 @@ class _Prune:
     deleted: int = 0
 
 
+@dataclass(slots=True)
+class _PendingVerdict:
+    """A verdict as the proxy queued it; :func:`_verdict_rows` turns it into stored rows.
+    Holds raw values (in the findings) only in memory, until the writer has masked them."""
+
+    when: float
+    flow_id: str
+    method: str
+    url: str
+    destination: str
+    action: str
+    rule: str
+    mode: str
+    site: str | None
+    third_party: bool
+    outcomes: list[FindingOutcome]
+    kinds: list[str]
+    incomplete: bool
+
+
+def _verdict_rows(
+    p: _PendingVerdict, fp: Fingerprinter
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """The ``verdicts`` row (without its id) and ``findings`` rows (without ``verdict_id``) of a
+    queued verdict: masks checked, finding values scrubbed from locations and the URL,
+    fingerprints made. Nothing raw is left in them."""
+    masks = [_safe_mask(o.finding) for o in p.outcomes]
+    # Longest first, so that a value containing another is masked whole.
+    pairs = sorted(
+        zip((o.finding.value for o in p.outcomes), masks, strict=True),
+        key=lambda pair: len(pair[0]),
+        reverse=True,
+    )
+    finding_rows: list[tuple[Any, ...]] = []
+    fields: list[str] = []
+    for o, masked in zip(p.outcomes, masks, strict=True):
+        f = o.finding
+        location = _clip(scrub(f.location, pairs), MAX_TEXT)
+        if location not in fields:
+            fields.append(location)
+        finding_rows.append(
+            (p.when, location, f.entity_type, _finite(f.score), masked,
+             fp(f.entity_type, f.value), o.action, o.rule)
+        )  # fmt: skip
+    verdict = (
+        p.when, p.flow_id, _clip(p.method.upper(), 32), sanitize_url(p.url, pairs),
+        _json_strings(fields),
+        None if p.site is None else _clip(scrub(p.site), MAX_TEXT),
+        _clip(scrub(p.destination), MAX_TEXT), int(bool(p.third_party)), p.action, p.rule,
+        p.mode, int(p.incomplete), _json_strings(p.kinds),
+    )  # fmt: skip
+    return verdict, finding_rows
+
+
 def default_db_path(data_directory: str | Path | None = None) -> Path:
     """``<data dir>/audit.sqlite3`` (see :func:`addon.secrets.data_dir`)."""
     return data_dir(data_directory) / DB_FILE
@@ -768,44 +823,33 @@ class AuditStore:
         once closed."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        fp = self._writable()
-        when = _now_or(ts)
-        outcomes = [
-            f if isinstance(f, FindingOutcome) else FindingOutcome(f, action, rule)
-            for f in findings
-        ]
-        masks = [_safe_mask(o.finding) for o in outcomes]
-        # Longest first, so that a value containing another is masked whole.
-        pairs = sorted(
-            zip((o.finding.value for o in outcomes), masks, strict=True),
-            key=lambda p: len(p[0]),
-            reverse=True,
-        )
-        finding_rows: list[tuple[Any, ...]] = []
-        fields: list[str] = []
-        for o, masked in zip(outcomes, masks, strict=True):
-            f = o.finding
-            location = _clip(scrub(f.location, pairs), MAX_TEXT)
-            if location not in fields:
-                fields.append(location)
-            finding_rows.append(
-                (when, location, f.entity_type, _finite(f.score), masked,
-                 fp(f.entity_type, f.value), o.action, o.rule)
-            )  # fmt: skip
+        self._writable()
         kinds: list[str] = []
         for issue in issues:
             kind = issue if isinstance(issue, str) else issue.kind
             if kind not in kinds:
                 kinds.append(kind)
-        verdict = (
-            when, flow_id, _clip(method.upper(), 32), sanitize_url(url, pairs),
-            _json_strings(fields),
-            None if site is None else _clip(scrub(site), MAX_TEXT),
-            _clip(scrub(destination), MAX_TEXT), int(bool(third_party)), action, rule, mode,
-            int(bool(kinds) if incomplete is None else incomplete),
-            _json_strings(kinds),
-        )  # fmt: skip
-        self._put(("verdict", (verdict, finding_rows)))
+        # Masking, scrubbing and fingerprinting happen on the writer thread, batch by batch:
+        # the proxy's event loop only queues (see _verdict_rows).
+        pending = _PendingVerdict(
+            when=_now_or(ts),
+            flow_id=flow_id,
+            method=method,
+            url=url,
+            destination=destination,
+            action=action,
+            rule=rule,
+            mode=mode,
+            site=site,
+            third_party=third_party,
+            outcomes=[
+                f if isinstance(f, FindingOutcome) else FindingOutcome(f, action, rule)
+                for f in findings
+            ],
+            kinds=kinds,
+            incomplete=bool(kinds) if incomplete is None else incomplete,
+        )
+        self._put(("verdict", pending))
 
     def record_decision(
         self,
@@ -951,7 +995,7 @@ class AuditStore:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    self._insert_batch(conn, writes)
+                    failed = self._insert_batch(conn, writes)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -964,11 +1008,11 @@ class AuditStore:
                 # sqlite's messages name tables and constraints, never bound values.
                 log.error("audit: %d records could not be written: %s", len(writes), exc)
                 return
-            self.written += len(writes)
+            self.written += len(writes) - failed
+            self.lost += failed
             return
 
-    @staticmethod
-    def _insert_batch(conn: sqlite3.Connection, writes: list[Any]) -> None:
+    def _insert_batch(self, conn: sqlite3.Connection, writes: list[Any]) -> int:
         """Insert a batch with one statement per table, inside the caller's transaction.
 
         Python's sqlite3 lets go of the GIL for every row it steps (``executemany`` included)
@@ -977,15 +1021,24 @@ class AuditStore:
         CPU per request with the audit on and off). So each table's rows go in as one JSON
         array, unpacked by SQLite's ``json_each`` in a single step. Verdict ids are assigned
         here (what SQLite would pick: the largest id plus one; the transaction holds the write
-        lock) so that findings can name their verdict.
+        lock) so that findings can name their verdict. Returns how many queued verdicts could
+        not be turned into rows (a bug, logged and counted in ``lost``).
         """
+        fp = self._fingerprint
+        assert fp is not None
+        failed = 0
         next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM verdicts").fetchone()[0]
         verdicts: list[tuple[Any, ...]] = []
         findings: list[tuple[Any, ...]] = []
         decisions: list[tuple[Any, ...]] = []
         for kind, payload in writes:
             if kind == "verdict":
-                verdict, finding_rows = payload
+                try:
+                    verdict, finding_rows = _verdict_rows(payload, fp)
+                except Exception as exc:  # never let one record take the batch down
+                    failed += 1
+                    log.error("audit: a verdict could not be recorded: %s", type(exc).__name__)
+                    continue
                 verdicts.append((next_id, *verdict))
                 findings.extend((next_id, *row) for row in finding_rows)
                 next_id += 1
@@ -998,6 +1051,7 @@ class AuditStore:
         ):
             if rows:
                 conn.execute(sql, (_json_rows(rows),))
+        return failed
 
     def _maybe_prune(self, conn: sqlite3.Connection) -> None:
         if self.retention_days is None:

@@ -930,3 +930,22 @@ def _assert_detectors_find_nothing(db: Path, values: list[tuple[str, str]]) -> N
 @given(st.lists(st.text(), max_size=6))
 def test_json_strings_is_json_dumps(items: list[str]) -> None:
     assert _json_strings(items) == json.dumps(items, ensure_ascii=False)
+
+
+def test_a_record_that_cannot_be_built_is_counted_and_the_batch_kept(
+    store: AuditStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rows are built on the writer thread; one bad record must not lose its batch."""
+    broken = finding("CN_PHONE", "13812345678", "form.tel")
+    broken.value = None  # type: ignore[assignment]  # a caller bug: no value to fingerprint
+    _phone_verdict(store, 1)
+    store.record_verdict(
+        flow_id="bad", method="POST", url="https://t.example/c", destination="t.example",
+        action="block", rule="r", findings=[broken],
+    )  # fmt: skip
+    _phone_verdict(store, 2)
+    assert store.flush()
+    assert (store.written, store.lost) == (2, 1)
+    assert store.totals().verdicts == 2
+    assert "a verdict could not be recorded: TypeError" in caplog.text
+    assert "13812345678" not in caplog.text

@@ -49,6 +49,10 @@ class Keep(Protocol):
     def __call__(self, value: str, name: str | None = None, /) -> bool: ...
 
 
+# Keepers kept per labels (labels come from field names: bounded like the scanner's cache).
+_MAX_KEEPERS = 1024
+
+
 class ValueGate:
     """Does a value need the scanner at all? See the module docstring.
 
@@ -58,7 +62,8 @@ class ValueGate:
     given the field's name and labels (used by :meth:`keeper`).
     """
 
-    __slots__ = ("_digits_need", "_prefilter", "digit_lengths", "min_digits", "needs_scan")
+    __slots__ = ("_deep_or_candidate", "_digits_need", "_keepers", "digit_lengths", "min_digits",
+                 "needs_scan")  # fmt: skip
 
     def __init__(
         self,
@@ -66,14 +71,20 @@ class ValueGate:
         digit_lengths: Collection[int],
         digits_need: DigitsNeed | None = None,
     ) -> None:
-        self._prefilter = prefilter
+        # One search for both: a character that sends the value through decoding, expansion
+        # or half-width conversion, or a candidate of some recognizer. Compiled once.
+        self._deep_or_candidate = re.compile(
+            f"{_DEEP_CLASS}|(?:{prefilter.pattern})", prefilter.flags
+        )
         self._digits_need = digits_need
+        # labels -> keeper: a request's JSON documents mostly share labels (none).
+        self._keepers: dict[tuple[str, ...], Keep] = {}
         self.digit_lengths = frozenset(digit_lengths)
         # Shortest digits-only value that may matter: a JSON integer in [0, 10**(n-1)) is
         # skipped without turning it into text.
         self.min_digits = min(self.digit_lengths, default=1)
         self.needs_scan: Keep = _keep_function(
-            prefilter, self.digit_lengths, None, ()
+            self._deep_or_candidate, self.digit_lengths, None, ()
         )
         """``needs_scan(value)`` is False only when scanning ``value``, in any field, finds
         nothing. A closure over its regexes: it runs once per leaf of a big body."""
@@ -82,19 +93,24 @@ class ValueGate:
         """``keep(value, name)``: False only when scanning ``value`` in a field called ``name``
         with ``labels`` finds nothing. Narrower than :attr:`needs_scan` for digits-only values
         (timestamps, order numbers), which most recognizers report only with context."""
-        return _keep_function(self._prefilter, self.digit_lengths, self._digits_need, labels)
+        keep = self._keepers.get(labels)
+        if keep is None:
+            if len(self._keepers) >= _MAX_KEEPERS:
+                self._keepers.clear()
+            keep = self._keepers[labels] = _keep_function(
+                self._deep_or_candidate, self.digit_lengths, self._digits_need, labels
+            )
+        return keep
 
 
 def _keep_function(
-    prefilter: re.Pattern[str],
+    deep_or_candidate_re: re.Pattern[str],
     digit_lengths: frozenset[int],
     digits_need: DigitsNeed | None,
     labels: tuple[str, ...],
 ) -> Keep:
     work = WORK_HINT.search
-    # One search for both: a character that sends the value through decoding, expansion or
-    # half-width conversion, or a candidate of some recognizer.
-    deep_or_candidate = re.compile(f"{_DEEP_CLASS}|(?:{prefilter.pattern})", prefilter.flags).search
+    deep_or_candidate = deep_or_candidate_re.search
     b64_alphabet = _B64_ALPHABET_RE.fullmatch
     min_b64 = MIN_BASE64_LEN
 

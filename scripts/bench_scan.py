@@ -13,7 +13,8 @@ One run measures, with ``time.perf_counter`` after a warm-up:
    ratio of mean times and as the ratio of median latencies (the typical small request).
 2. Size sweep: JSON bodies of 10 KB, 100 KB, 1 MB and 10 MB (``corpus.json_records_body``:
    arrays of customer records, every 10th with a mobile and an ID) scanned by formshield with
-   parse limits raised so that the whole body is scanned. Reported: median ms, ms per MB, and
+   parse limits raised so that the whole body is scanned. Reported: median ms (and the
+   fastest repetition, which shows how much of a slow median is the machine), ms per MB, and
    linearity (ms/MB of each size relative to 1 MB; roughly flat means linear). Target: 1 MB in
    under 100 ms.
 
@@ -144,6 +145,7 @@ def bench_sizes(
                 "size": label,
                 "bytes": len(body),
                 "ms": ms,
+                "min_ms": min(times) * 1000,
                 "ms_per_mb": ms / (len(body) / 1_000_000),
                 "reps": n_reps,
                 "planted": planted,
@@ -182,10 +184,12 @@ def summary(req: dict[str, Any], sizes: list[dict[str, Any]]) -> str:
         )
     lines.append("")
     lines.append("JSON size sweep (formshield, whole body scanned):")
-    lines.append(f"  {'size':<7}{'ms':>10}{'ms/MB':>10}{'vs 1 MB':>9}  findings/planted  issues")
+    lines.append(
+        f"  {'size':<7}{'ms':>10}{'min ms':>9}{'ms/MB':>10}{'vs 1 MB':>9}  findings/planted  issues"
+    )
     for r in sizes:
         lines.append(
-            f"  {r['size']:<7}{r['ms']:>10.1f}{r['ms_per_mb']:>10.1f}"
+            f"  {r['size']:<7}{r['ms']:>10.1f}{r['min_ms']:>9.1f}{r['ms_per_mb']:>10.1f}"
             f"{r['relative_ms_per_mb']:>8.2f}x  {r['findings']:>8}/{r['planted']:<8} "
             f"{','.join(r['issues']) or '-'}"
         )
@@ -193,7 +197,8 @@ def summary(req: dict[str, Any], sizes: list[dict[str, Any]]) -> str:
     if one_mb:
         ok = one_mb["ms"] < TARGET_MS_PER_1MB
         lines.append(
-            f"  1 MB JSON: {one_mb['ms']:.1f} ms [target < {TARGET_MS_PER_1MB:.0f} ms: "
+            f"  1 MB JSON: {one_mb['ms']:.1f} ms median, {one_mb['min_ms']:.1f} ms fastest "
+            f"[target < {TARGET_MS_PER_1MB:.0f} ms, judged on the median: "
             f"{'MET' if ok else 'MISSED'}]"
         )
     spread = [r["relative_ms_per_mb"] for r in sizes if r["bytes"] >= 100_000]

@@ -480,9 +480,15 @@ class Scanner:
         return keep
 
     def _digit_routes(self, field: Field, digits: str) -> list[tuple[_Route, bool]]:
-        """:meth:`_routes_for` a text of ASCII digits only: by its length, then the finer
-        checks; a route whose matches need context keeps them only when the field's name or
-        labels give it (the text itself holds no keyword)."""
+        """:meth:`_routes_for` a text of ASCII digits only (see :meth:`_digit_routes_named`)."""
+        return self._digit_routes_named(digits, field.name, field.labels)
+
+    def _digit_routes_named(
+        self, digits: str, name: str | None, labels: tuple[str, ...]
+    ) -> list[tuple[_Route, bool]]:
+        """The routes of ``digits`` (ASCII digits only) in a field called ``name`` with
+        ``labels``: by its length, then the finer checks; a route whose matches need context
+        keeps them only when the name or labels give it (the text itself holds no keyword)."""
         entries = self._by_length.get(len(digits))
         if not entries:
             return []
@@ -496,28 +502,16 @@ class Scanner:
             strong = solo_length and (solo is None or solo.fullmatch(digits) is not None)
             if not strong and route.needs_context:
                 if named is None:
-                    named = self._context_of(field.name, field.labels)
+                    named = self._context_of(name, labels)
                 if not named[route.position]:
                     continue
             routes.append((route, strong))
         return routes
 
     def _digits_need(self, digits: str, name: str | None, labels: tuple[str, ...]) -> bool:
-        """Would :meth:`_digit_routes` route ``digits`` (ASCII digits only) anywhere in a field
-        called ``name`` with ``labels``? The value gate's test for digits-only leaves."""
-        entries = self._by_length.get(len(digits))
-        if not entries:
-            return False
-        for route, solo_length in entries:
-            check = route.digits_check
-            if check is not None and check.fullmatch(digits) is None:
-                continue
-            solo = route.solo_digits_check
-            if solo_length and (solo is None or solo.fullmatch(digits) is not None):
-                return True
-            if not route.needs_context or self._context_of(name, labels)[route.position]:
-                return True
-        return False
+        """Would ``digits`` be routed anywhere in a field called ``name`` with ``labels``? The
+        value gate's test for digits-only leaves: the same routing, so they cannot disagree."""
+        return bool(self._digit_routes_named(digits, name, labels))
 
     def _name_context(self, field: Field) -> tuple[bool, ...]:
         """Per route: does the field's name or one of its labels hold one of its keywords?"""

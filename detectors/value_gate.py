@@ -115,23 +115,17 @@ def _keep_function(
     min_b64 = MIN_BASE64_LEN
 
     def keep(value: str, name: str | None = None, /) -> bool:
-        # The same steps as Scanner._scan_all, without what depends on the field; the most
-        # common case first (a name, a status, a sentence: no digit or special character).
-        if work(value) is None:
-            # Only base64 is possible.
-            return (
-                len(value) >= min_b64
-                and value.isascii()
-                and b64_alphabet(value) is not None
-                and may_be_encoded(value)
-            )
-        if value.isdigit() and value.isascii():
-            # Routed by length, then by the recognizers' checks and context.
-            if len(value) not in digit_lengths:
-                return False
-            return digits_need is None or digits_need(value, name, labels)
-        if deep_or_candidate(value) is not None:
-            return True
+        # The same steps as Scanner._scan_all, without what depends on the field. Most values
+        # (a name, a status, a sentence) hold no digit or special character: one search.
+        if work(value) is not None:
+            if value.isdigit() and value.isascii():
+                # Routed by length, then by the recognizers' checks and context.
+                if len(value) not in digit_lengths:
+                    return False
+                return digits_need is None or digits_need(value, name, labels)
+            if deep_or_candidate(value) is not None:
+                return True
+        # Only base64 is left.
         return (
             len(value) >= min_b64
             and value.isascii()

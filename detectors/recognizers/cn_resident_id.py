@@ -25,6 +25,7 @@ extra signal only: the table is incomplete and its lookups are guarded).
 from __future__ import annotations
 
 import datetime
+import functools
 import operator
 import re
 import time
@@ -69,18 +70,16 @@ def calc_check_char(first17: str) -> str:
 
 
 _EARLIEST_BIRTH = datetime.date(1900, 1, 1)
-# {monotonic time until which it holds: local date}: the date is read at most once a minute.
-_today_cache: dict[float, datetime.date] = {}
 
 
 def _today() -> datetime.date:
-    now = time.monotonic()
-    for until, today in _today_cache.items():
-        if now < until:
-            return today
-    _today_cache.clear()
-    today = _today_cache[now + 60.0] = datetime.date.today()
-    return today
+    """The local date, read at most once a minute (it is asked for every ID candidate)."""
+    return _date_in_minute(int(time.monotonic() // 60))
+
+
+@functools.lru_cache(maxsize=1)
+def _date_in_minute(minute: int) -> datetime.date:
+    return datetime.date.today()
 
 
 def real_birth_date(year: int, month: int, day: int, today: datetime.date | None = None) -> bool:

@@ -15,6 +15,7 @@ from.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
@@ -45,24 +46,20 @@ if TYPE_CHECKING:
 _SAME_SITE_HINTS = frozenset({"same-origin", "same-site", "none"})
 
 
-# Host header / authority -> (host, port), as mitmproxy's pretty_host reads it. A browser sends
-# to a few hosts over and over; mitmproxy parses and validates the header on every access.
-_AUTHORITIES: dict[str, tuple[str, int | None]] = {}
-_MAX_AUTHORITIES = 4096
-
-
 def host_and_port(request: http.Request) -> tuple[str, int | None]:
     """``request.pretty_host`` and the port of its Host header / authority (None if it has
     none), the header parsed once per distinct value."""
     authority = request.host_header
     if not authority:
         return request.host, None
-    parsed = _AUTHORITIES.get(authority)
-    if parsed is None:
-        if len(_AUTHORITIES) >= _MAX_AUTHORITIES:
-            _AUTHORITIES.clear()
-        parsed = _AUTHORITIES[authority] = mitmproxy_url.parse_authority(authority, check=False)
-    return parsed
+    return _parse_authority(authority)
+
+
+# A browser sends to a few hosts over and over; mitmproxy parses and validates the header on
+# every pretty_host / pretty_url access.
+@functools.lru_cache(maxsize=4096)
+def _parse_authority(authority: str) -> tuple[str, int | None]:
+    return mitmproxy_url.parse_authority(authority, check=False)
 
 
 def pretty_url(request: http.Request, host: str, port: int | None) -> str:
@@ -74,24 +71,17 @@ def pretty_url(request: http.Request, host: str, port: int | None) -> str:
     return mitmproxy_url.unparse(request.scheme, host, port, path)
 
 
-# Origin value (or a Referer trimmed to one) -> its host; a page sends many requests with the
-# same one. URLs with a path or query are not kept: values there have no business in a cache.
-_URL_HOSTS: dict[str, str | None] = {}
+# An Origin, or a Referer trimmed to one: a page sends many requests with the same one.
 _ORIGIN_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/?#\s]*/?")
 
 
 def _url_host(url: str) -> str | None:
-    """Host of an absolute URL as found in Origin/Referer, or None when it has none."""
-    try:
-        return _URL_HOSTS[url]
-    except KeyError:
-        pass
-    host = _parse_url_host(url)
+    """Host of an absolute URL as found in Origin/Referer, or None when it has none. Origins
+    are parsed once per value; URLs with a path or query are not cached: values there have no
+    business in a cache."""
     if _ORIGIN_LIKE.fullmatch(url):
-        if len(_URL_HOSTS) >= _MAX_AUTHORITIES:
-            _URL_HOSTS.clear()
-        _URL_HOSTS[url] = host
-    return host
+        return _origin_host(url)
+    return _parse_url_host(url)
 
 
 def _parse_url_host(url: str) -> str | None:
@@ -103,6 +93,9 @@ def _parse_url_host(url: str) -> str | None:
     if not parts.scheme or not host:
         return None
     return host
+
+
+_origin_host = functools.lru_cache(maxsize=4096)(_parse_url_host)
 
 
 def destination(request: http.Request) -> str:

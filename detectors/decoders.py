@@ -183,11 +183,12 @@ def _b64_shape(value: str) -> int:
     n = len(value)
     if n < MIN_BASE64_LEN or value.isdigit():
         return _NOT_B64  # pure digits are IDs, phones and cards, not base64 of text
-    core_len, pad = _b64_split(value)
+    core_len, pad = _b64_split(value) if value[-1] == "=" else (n, 0)
     if pad > 2 or (pad and n % 4) or core_len % 4 == 1:
         return _NOT_B64
     head = value if n <= _B64_PROBE_CHARS * 2 else value[:_B64_PROBE_CHARS]
-    if _B64_ANY_RE.fullmatch(head) is None:
+    # Letters and digits only (most codes and tokens) need no regex for the alphabet.
+    if not (head.isalnum() and head.isascii()) and _B64_ANY_RE.fullmatch(head) is None:
         return _NOT_B64
     if value.isalpha() or head.isupper():
         if n > MAX_WORDLIKE_BASE64_LEN or _ASCII_B64_RE.fullmatch(value) is None:

@@ -64,23 +64,43 @@ _STRUCTURE_HINT = re.compile(r"[=\[{]")
 # Every gate of formshield's recognizers implies this (on the half-width text), with the
 # recognizers' own guards: ten digits in a row not glued to a letter or digit (cards, phones,
 # IDs), 15 or 18 characters of an ID after a non-digit with its month or century in place (IDs
-# may follow a letter: "sfz110105..."),
-# two digits with at most five of " ()+-" between them (grouped numbers), one or two letters
-# and 6-10 digits (passports, permits, HK/TW IDs; the letter class adds the four non-ASCII
-# letters that IGNORECASE lets [A-Z] match) or an "@". Order numbers such as
-# "DD2020110820493559387" and "E202304112158194876" fail it. It starts with a character
-# class, so re skips to candidate characters in C; a property test checks that it never hides
-# a match.
+# may follow a letter: "sfz110105..."), a run of digits followed by at most five of " ()+-" and
+# a digit (grouped numbers), 6-10 digits after one or two letters that start a token
+# (passports, permits, HK/TW IDs; the letter class adds the four non-ASCII letters that
+# IGNORECASE lets [A-Z] match) or an "@". Order numbers such as "DD2020110820493559387" and
+# "E202304112158194876" fail it. Every branch starts at a digit (the first of its run) or an
+# "@", so re skips everything else (letters, CJK) in C; a property test checks that it never
+# hides a match.
 _LETTER = "A-Za-z\u0130\u0131\u017f\u212a"
 _NATIVE_PREFILTER = re.compile(
-    rf"[0-9@{_LETTER}](?:"
-    r"(?<=[0-9])(?:(?<![0-9A-Za-z][0-9])[0-9]{9}"
-    r"|(?<![0-9][0-9])(?:[0-9]{7}(?:0[1-9]|1[0-2])[0-9]{5}(?![0-9Xx])"
-    r"|[0-9]{5}(?:19|20)[0-9]{9}[0-9Xx](?![0-9]))"
-    r"|[ ()+\-]{1,5}[0-9])"
-    r"|(?<=@)"
-    rf"|(?<=[{_LETTER}])(?<![0-9{_LETTER}][{_LETTER}])[{_LETTER}]?[0-9]{{6,10}}(?![0-9]))"
+    r"[0-9@](?:(?<=[0-9])(?<![0-9][0-9])(?:"
+    r"[0-9]*+[ ()+\-]{1,5}[0-9]"
+    r"|(?<![A-Za-z][0-9])[0-9]{9}"
+    r"|[0-9]{7}(?:0[1-9]|1[0-2])[0-9]{5}(?![0-9Xx])"
+    r"|[0-9]{5}(?:19|20)[0-9]{9}[0-9Xx](?![0-9])"
+    rf"|(?:(?<=(?<![0-9{_LETTER}])[{_LETTER}][0-9])|(?<=(?<![0-9{_LETTER}])[{_LETTER}]{{2}}[0-9]))"
+    r"[0-9]{5,9}+(?![0-9]))"
+    r"|(?<=@))"
 )
+# On a token of ASCII letters and digits (order numbers, hex ids, codes: most values with digits
+# in a big body) the prefilter can match only at its start (ten digits, or one or two letters
+# and 6-10 digits) or where the 15 or 18 characters of an ID follow a letter: every other
+# branch needs a non-alphanumeric character. One anchored match and one search that re starts
+# at letters only; a property test checks they answer as the prefilter does.
+_TOKEN_START = re.compile(r"[0-9]{10}|[A-Za-z]{1,2}[0-9]{6,10}+(?![0-9])")
+_LETTER_THEN_ID = re.compile(
+    r"[A-Za-z](?=[0-9]{8}(?:0[1-9]|1[0-2])[0-9]{5}(?![0-9Xx])"
+    r"|[0-9]{6}(?:19|20)[0-9]{9}[0-9Xx](?![0-9]))"
+)
+# The text of a JSON number (sign, digits, point, exponent) can match the prefilter only through
+# ten digits in a row: no letter in it starts a token, no separator follows a digit.
+_NATIVE_NUMBER_MIN_LEN = 10
+
+
+def _native_token_candidate(token: str) -> bool:
+    """``_NATIVE_PREFILTER.search(token) is not None`` for ``token`` of ASCII letters and digits."""
+    return _TOKEN_START.match(token) is not None or _LETTER_THEN_ID.search(token) is not None
+
 
 # The one same-span preference that is not "highest score": a 15-digit number that is a
 # plausible legacy resident ID (province and date; the recognizer scores it only with context)
@@ -206,8 +226,14 @@ class Scanner:
             }
         self._context_cache: dict[tuple[str | None, tuple[str, ...]], tuple[bool, ...]] = {}
         self._value_gate = (
-            ValueGate(self._prefilter, self._by_length, self._digits_need)
-            if self._prefilter is not None and self._digits_routed
+            ValueGate(
+                self._prefilter,
+                self._by_length,
+                self._digits_need,
+                token_candidate=_native_token_candidate,
+                min_number_text=_NATIVE_NUMBER_MIN_LEN,
+            )
+            if self._prefilter is _NATIVE_PREFILTER and self._digits_routed
             else None
         )
 

@@ -37,7 +37,7 @@ from detectors.gc_pause import paused_gc
 from detectors.model import Field, PathStep, ScanIssue
 
 if TYPE_CHECKING:
-    from detectors.value_gate import Keep, ValueGate
+    from detectors.value_gate import Keep, Keepers, ValueGate
 
 __all__ = [
     "FORM_IN_VALUE",
@@ -176,8 +176,9 @@ def json_leaves(
     """
     walker = _JsonWalker(
         source, labels, encodings, min(max_depth, MAX_WALK_DEPTH), issues,
-        gate.keeper(labels) if gate is not None else None,
+        gate.keepers(labels) if gate is not None else None,
         10 ** (gate.min_digits - 1) if gate is not None else 0,
+        gate.min_number_text if gate is not None else 0,
     )  # fmt: skip
     # The walk makes a field and a path tuple per kept leaf, all alive until the caller is
     # done: without the pause, the cyclic collector's passes over every live object of the
@@ -207,8 +208,10 @@ class _JsonWalker:
         "encodings",
         "issues",
         "keep",
+        "keep_digits",
         "labels",
         "max_depth",
+        "min_float_text",
         "out",
         "skipped",
         "small_ints",
@@ -223,18 +226,22 @@ class _JsonWalker:
         encodings: tuple[str, ...],
         max_depth: int,
         issues: list[ScanIssue] | None,
-        keep: Keep | None,
+        keepers: Keepers | None,
         small_ints: int,
+        min_float_text: int,
     ) -> None:
         self.source = source
         self.labels = labels
         self.encodings = encodings
         self.max_depth = max_depth
         self.issues = issues
-        self.keep: Keep = keep if keep is not None else _keep_all
+        self.keep: Keep = keepers.keep if keepers is not None else _keep_all
+        self.keep_digits: Keep = keepers.keep_digits if keepers is not None else _keep_all
         # Integers in [0, small_ints) are skipped without making their text (the gate would
-        # skip it: too few digits for any recognizer).
+        # skip it: too few digits for any recognizer), floats whose text is shorter than
+        # min_float_text without the gate's search.
         self.small_ints = small_ints
+        self.min_float_text = min_float_text
         self.skipped = 0
         self.out: list[Field] = []
         # Indices in out of string leaves that may hold structure (may_hold_structure).
@@ -256,8 +263,8 @@ class _JsonWalker:
         # A leaf the gate skips costs its type test and the gate's search, nothing else.
         out = self.out
         append = out.append
-        keep = self.keep
-        small_ints = self.small_ints
+        keep, keep_digits = self.keep, self.keep_digits
+        small_ints, min_float_text = self.small_ints, self.min_float_text
         source, labels, encodings = self.source, self.labels, self.encodings
         if isinstance(value, dict):
             if depth >= self.max_depth:
@@ -295,12 +302,12 @@ class _JsonWalker:
                         skipped += 1
                         continue
                     text = str(child)
-                    if not keep(text, k):
+                    if not (keep_digits(text, k) if child > 0 else keep(text, k)):
                         skipped += 1
                         continue
                 elif kind is float:
                     text = _float_text(child)
-                    if not keep(text, k):
+                    if len(text) < min_float_text or not keep(text, k):
                         skipped += 1
                         continue
                 elif kind is bool or child is None:
@@ -345,7 +352,12 @@ class _JsonWalker:
                         skipped += 1
                         continue
                     text = str(child)
-                    if not keep(text, name):
+                    if not (keep_digits(text, name) if child > 0 else keep(text, name)):
+                        skipped += 1
+                        continue
+                elif kind is float:
+                    text = _float_text(child)
+                    if len(text) < min_float_text or not keep(text, name):
                         skipped += 1
                         continue
                 elif kind is bool or child is None:

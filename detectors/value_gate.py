@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from detectors.decoders import MIN_BASE64_LEN, may_be_encoded
 from detectors.recognizers.base import WIDE_CHARACTERS
 
-__all__ = ["DigitsNeed", "Keep", "ValueGate"]
+__all__ = ["DigitsNeed", "Keep", "Keepers", "ValueGate"]
 
 # A value needs any work at all (a candidate, an encoding, structure) only with one of these
 # characters (full-width digits and "@" included) or when it may be base64. Shared with
@@ -53,23 +53,40 @@ class Keep(Protocol):
 _MAX_KEEPERS = 1024
 
 
+class Keepers(NamedTuple):
+    """The tests a parser runs on the leaves of one document (see :meth:`ValueGate.keepers`)."""
+
+    keep: Keep
+    """``keep(value, name)``: may scanning ``value`` in a field called ``name`` find
+    something?"""
+    keep_digits: Keep
+    """``keep`` for a value of ASCII digits only (a JSON integer's text), without the tests
+    that tell such a value from others."""
+
+
 class ValueGate:
     """Does a value need the scanner at all? See the module docstring.
 
     ``prefilter`` is the scanner's shared candidate pattern (run on half-width text; values
     with full-width forms are always passed on), ``digit_lengths`` the lengths of digits-only
     values some recognizer may match, ``digits_need`` the scanner's exact test for such values
-    given the field's name and labels (used by :meth:`keeper`).
+    given the field's name and labels (used by :meth:`keeper`). Two optional shortcuts come
+    with the prefilter, which alone knows them: ``token_candidate(token)`` gives
+    ``prefilter.search(token) is not None`` faster for a token of ASCII letters and digits,
+    and a JSON number whose text is shorter than ``min_number_text`` never matches it.
     """
 
-    __slots__ = ("_deep_or_candidate", "_digits_need", "_keepers", "digit_lengths", "min_digits",
-                 "needs_scan")  # fmt: skip
+    __slots__ = ("_deep_or_candidate", "_digits_need", "_keepers", "_token_candidate",
+                 "digit_lengths", "min_digits", "min_number_text", "needs_scan")  # fmt: skip
 
     def __init__(
         self,
         prefilter: re.Pattern[str],
         digit_lengths: Collection[int],
         digits_need: DigitsNeed | None = None,
+        *,
+        token_candidate: Callable[[str], bool] | None = None,
+        min_number_text: int = 0,
     ) -> None:
         # One search for both: a character that sends the value through decoding, expansion
         # or half-width conversion, or a candidate of some recognizer. Compiled once.
@@ -77,15 +94,16 @@ class ValueGate:
             f"{_DEEP_CLASS}|(?:{prefilter.pattern})", prefilter.flags
         )
         self._digits_need = digits_need
-        # labels -> keeper: a request's JSON documents mostly share labels (none).
-        self._keepers: dict[tuple[str, ...], Keep] = {}
+        self._token_candidate = token_candidate
+        # labels -> keepers: a request's JSON documents mostly share labels (none).
+        self._keepers: dict[tuple[str, ...], Keepers] = {}
         self.digit_lengths = frozenset(digit_lengths)
         # Shortest digits-only value that may matter: a JSON integer in [0, 10**(n-1)) is
         # skipped without turning it into text.
         self.min_digits = min(self.digit_lengths, default=1)
-        self.needs_scan: Keep = _keep_function(
-            self._deep_or_candidate, self.digit_lengths, None, ()
-        )
+        # A JSON float whose text is shorter is skipped without the gate's search.
+        self.min_number_text = min_number_text
+        self.needs_scan: Keep = self._make(None, ()).keep
         """``needs_scan(value)`` is False only when scanning ``value``, in any field, finds
         nothing. A closure over its regexes: it runs once per leaf of a big body."""
 
@@ -93,36 +111,55 @@ class ValueGate:
         """``keep(value, name)``: False only when scanning ``value`` in a field called ``name``
         with ``labels`` finds nothing. Narrower than :attr:`needs_scan` for digits-only values
         (timestamps, order numbers), which most recognizers report only with context."""
-        keep = self._keepers.get(labels)
-        if keep is None:
+        return self.keepers(labels).keep
+
+    def keepers(self, labels: tuple[str, ...] = ()) -> Keepers:
+        """:meth:`keeper` and its shortcut for digits-only values, for fields with ``labels``."""
+        keepers = self._keepers.get(labels)
+        if keepers is None:
             if len(self._keepers) >= _MAX_KEEPERS:
                 self._keepers.clear()
-            keep = self._keepers[labels] = _keep_function(
-                self._deep_or_candidate, self.digit_lengths, self._digits_need, labels
-            )
-        return keep
+            keepers = self._keepers[labels] = self._make(self._digits_need, labels)
+        return keepers
+
+    def _make(self, digits_need: DigitsNeed | None, labels: tuple[str, ...]) -> Keepers:
+        return _keep_functions(
+            self._deep_or_candidate, self._token_candidate, self.digit_lengths, digits_need,
+            labels,
+        )  # fmt: skip
 
 
-def _keep_function(
+def _keep_functions(
     deep_or_candidate_re: re.Pattern[str],
+    token_candidate: Callable[[str], bool] | None,
     digit_lengths: frozenset[int],
     digits_need: DigitsNeed | None,
     labels: tuple[str, ...],
-) -> Keep:
+) -> Keepers:
     work = WORK_HINT.search
     deep_or_candidate = deep_or_candidate_re.search
     b64_alphabet = _B64_ALPHABET_RE.fullmatch
     min_b64 = MIN_BASE64_LEN
 
+    def keep_digits(value: str, name: str | None = None, /) -> bool:
+        # Routed by length, then by the recognizers' checks and context.
+        if len(value) not in digit_lengths:
+            return False
+        return digits_need is None or digits_need(value, name, labels)
+
     def keep(value: str, name: str | None = None, /) -> bool:
         # The same steps as Scanner._scan_all, without what depends on the field. Most values
         # (a name, a status, a sentence) hold no digit or special character: one search.
         if work(value) is not None:
-            if value.isdigit() and value.isascii():
-                # Routed by length, then by the recognizers' checks and context.
-                if len(value) not in digit_lengths:
-                    return False
-                return digits_need is None or digits_need(value, name, labels)
+            if value.isascii():
+                if value.isdigit():
+                    return keep_digits(value, name)
+                if token_candidate is not None and value.isalnum():
+                    # Letters and digits only (an order number, a hex id): no character that
+                    # sends it through decoding, and the prefilter's shortcut for tokens.
+                    return token_candidate(value) or (
+                        len(value) >= min_b64 and may_be_encoded(value)
+                    )
             if deep_or_candidate(value) is not None:
                 return True
         # Only base64 is left.
@@ -133,4 +170,4 @@ def _keep_function(
             and may_be_encoded(value)
         )
 
-    return keep
+    return Keepers(keep, keep_digits)

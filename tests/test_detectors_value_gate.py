@@ -20,11 +20,17 @@ from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
 from addon.request_fields import parse_request
 from addon.scan import scan_request
-from detectors.engine import Scanner
+from detectors.engine import (
+    _NATIVE_NUMBER_MIN_LEN,
+    _NATIVE_PREFILTER,
+    Scanner,
+    _native_token_candidate,
+)
 from detectors.model import Field
+from detectors.structure import _float_text
 from detectors.value_gate import ValueGate
 from scripts.corpus import generate, json_records_body
-from tests.test_recognizers_gates import TEXTS
+from tests.test_recognizers_gates import TEXTS, card_numbers, resident_ids
 
 # Names that give each recognizer its context (and none).
 NAMES = [None, "sfzh", "idNo", "cardNo", "credit_card", "mobile", "tel", "email", "passport",
@@ -155,6 +161,92 @@ def test_no_gate_for_recognizers_without_gates() -> None:
     ungated = Scanner()
     ungated._gated = False
     assert ungated.value_gate is None
+
+
+ASCII_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Tokens of ASCII letters and digits, with the digit runs the prefilter looks for glued in.
+TOKENS = st.lists(
+    st.one_of(
+        st.text(ASCII_LETTERS, min_size=1, max_size=3),
+        st.text("0123456789", min_size=1, max_size=20),
+        resident_ids().filter(str.isalnum),
+        card_numbers(),
+    ),
+    min_size=1,
+    max_size=4,
+).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(TOKENS)
+@example("E202304112158194876")
+@example("sfz11010519491231002X")
+@example("sfz110105491231002")
+@example("E12345678")
+@example("AB1234567")
+def test_the_token_shortcut_answers_as_the_prefilter(token: str) -> None:
+    assert _native_token_candidate(token) is (_NATIVE_PREFILTER.search(token) is not None)
+
+
+NUMBER_TEXTS = st.one_of(
+    # JSON's number grammar.
+    st.from_regex(
+        r"-?(?:0|[1-9][0-9]{0,20})(?:\.[0-9]{1,12})?(?:[eE][+-]?[0-9]{1,3})?", fullmatch=True
+    ),
+    st.floats().map(_float_text),
+    st.integers().map(str),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(NUMBER_TEXTS)
+@example("-1381234567")
+@example("1.3812345678e+16")
+def test_a_short_number_never_matches_the_prefilter(text: str) -> None:
+    if len(text) < _NATIVE_NUMBER_MIN_LEN:
+        assert _NATIVE_PREFILTER.search(text) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats())
+@example(13812345678.0)
+@example(1.3812345678e16)
+def test_a_float_the_walker_skips_holds_nothing_for_any_name(
+    gate: ValueGate, reference: Scanner, number: float
+) -> None:
+    text = _float_text(number)
+    if len(text) >= gate.min_number_text:
+        return
+    for name in NAMES:
+        assert reference.scan_fields([Field("json.x", text, "json", ("x",), name)]) == []
+
+
+JSON_NUMBERS = st.one_of(
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(allow_nan=False),
+    resident_ids().filter(str.isdigit).map(int),
+    card_numbers().map(int),
+    st.sampled_from([13812345678, -13812345678, 13812345678.0, 1659256688991]),
+)
+JSON_DOCUMENTS = st.recursive(
+    st.one_of(JSON_NUMBERS, TOKENS, TEXTS, st.booleans(), st.none()),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.sampled_from([n or "v" for n in NAMES]), children, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_DOCUMENTS)
+def test_json_bodies_scan_the_same_with_the_gate(scanner: Scanner, document: object) -> None:
+    body = json.dumps(document, ensure_ascii=False).encode()
+    request = http.Request.make(
+        "POST", "https://a.example.cn/api", body, http.Headers(content_type="application/json")
+    )
+    every_field = scanner.scan_fields(parse_request(request).fields)
+    assert scan_request(request, scanner).findings == every_field
 
 
 CORPUS = generate(150, seed=7)

@@ -1,6 +1,7 @@
 """Benchmark formshield's scanning against vanilla Presidio, and its scaling with body size.
 
-Usage: ``.venv/bin/python -m scripts.bench_scan [--n 300] [--seed 0] [--reps 5] [--json]``
+Usage: ``.venv/bin/python -m scripts.bench_scan [--n 300] [--seed 0] [--reps 5]
+[--sweep-rounds 15] [--json]``
 
 One run measures, with ``time.perf_counter`` after a warm-up:
 
@@ -13,7 +14,8 @@ One run measures, with ``time.perf_counter`` after a warm-up:
    ratio of mean times and as the ratio of median latencies (the typical small request).
 2. Size sweep: JSON bodies of 10 KB, 100 KB, 1 MB and 10 MB (``corpus.json_records_body``:
    arrays of customer records, every 10th with a mobile and an ID) scanned by formshield with
-   parse limits raised so that the whole body is scanned. Reported: median ms (and the
+   parse limits raised so that the whole body is scanned, in ``--sweep-rounds`` interleaved
+   rounds (each size once per round; 10 MB every other round). Reported: median ms (and the
    fastest repetition, which shows how much of a slow median is the machine), ms per MB, and
    linearity (ms/MB of each size relative to 1 MB; roughly flat means linear). Target: 1 MB in
    under 100 ms.
@@ -119,10 +121,14 @@ def bench_requests(n: int, seed: int, reps: int, baseline: bool) -> dict[str, An
 
 
 def bench_sizes(
-    seed: int, reps: int, sizes: Sequence[tuple[str, int]] = SIZES
+    seed: int, rounds: int, sizes: Sequence[tuple[str, int]] = SIZES
 ) -> list[dict[str, Any]]:
+    """Time each size in ``rounds`` interleaved rounds (every size once per round, bodies above
+    1 MB every other round), so that each median spans the whole sweep rather than the few
+    seconds in which one size would otherwise run: this machine's speed drifts by tens of
+    percent within minutes."""
     scan = _scanner()
-    rows: list[dict[str, Any]] = []
+    cases = []
     for label, size in sizes:
         body, planted = json_records_body(size, seed)
         request = http.Request.make(
@@ -133,21 +139,26 @@ def bench_sizes(
         )
         limits = _raised_limits(len(body))
         result = scan(request, limits)  # warm-up, and the findings/issues for the sanity line
-        n_reps = max(2, reps if size <= 1_000_000 else reps // 2)
-        times = []
-        for _ in range(n_reps):
+        cases.append((label, size, body, planted, request, limits, result))
+    times: dict[str, list[float]] = {label: [] for label, *_ in cases}
+    for round_no in range(rounds):
+        for label, size, _, _, request, limits, _ in cases:
+            if size > 1_000_000 and round_no % 2 and round_no != rounds - 1:
+                continue
             start = time.perf_counter()
             scan(request, limits)
-            times.append(time.perf_counter() - start)
-        ms = statistics.median(times) * 1000
+            times[label].append(time.perf_counter() - start)
+    rows: list[dict[str, Any]] = []
+    for label, _, body, planted, _, _, result in cases:
+        ms = statistics.median(times[label]) * 1000
         rows.append(
             {
                 "size": label,
                 "bytes": len(body),
                 "ms": ms,
-                "min_ms": min(times) * 1000,
+                "min_ms": min(times[label]) * 1000,
                 "ms_per_mb": ms / (len(body) / 1_000_000),
-                "reps": n_reps,
+                "reps": len(times[label]),
                 "planted": planted,
                 "findings": len(result.findings),
                 "issues": sorted({i.kind for i in result.issues}),
@@ -218,13 +229,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=5, help="passes/repetitions (5)")
     parser.add_argument("--no-baseline", action="store_true", help="skip vanilla Presidio")
     parser.add_argument("--no-sweep", action="store_true", help="skip the JSON size sweep")
+    parser.add_argument(
+        "--sweep-rounds", type=int, default=15, help="interleaved rounds of the size sweep (15)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args(argv)
-    if args.n < 1 or args.reps < 1:
-        parser.error("--n and --reps must be >= 1")
+    if args.n < 1 or args.reps < 1 or args.sweep_rounds < 1:
+        parser.error("--n, --reps and --sweep-rounds must be >= 1")
     try:
         req = bench_requests(args.n, args.seed, args.reps, not args.no_baseline)
-        sizes = [] if args.no_sweep else bench_sizes(args.seed, args.reps)
+        sizes = [] if args.no_sweep else bench_sizes(args.seed, args.sweep_rounds)
     except ImportError as exc:
         print(f"formshield not available: {exc}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from mitmproxy.net.http import url as mitmproxy_url
 
+from addon.header_values import header_values
 from policies.domains import normalize_host, registrable_domain
 
 __all__ = [
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 # "none" for a user-initiated navigation (typed URL, bookmark): the page being opened is its
 # own site. "cross-site" tells only that the site differs; see :func:`request_parties`.
 _SAME_SITE_HINTS = frozenset({"same-origin", "same-site", "none"})
+# The headers that tell the page's site, read together (addon.header_values).
+_PAGE_HEADERS = (b"origin", b"referer", b"sec-fetch-site")
 
 
 def host_and_port(request: http.Request) -> tuple[str, int | None]:
@@ -123,17 +126,22 @@ def page_site(request: http.Request, dest: str | None = None) -> str | None:
        being opened is its own site, so again the destination's party;
     5. otherwise None (non-browser clients, ``Referrer-Policy: no-referrer`` pages).
     """
-    origin = request.headers.get("origin", "")
+    origin, referer, fetch_site = header_values(request, *_PAGE_HEADERS)
+    return _page_site(request, origin, referer, fetch_site, dest)
+
+
+def _page_site(
+    request: http.Request, origin: str, referer: str, fetch_site: str, dest: str | None
+) -> str | None:
     if origin and origin.strip().lower() != "null":
         host = _url_host(origin)
         if host:
             return registrable_domain(host)
-    referer = request.headers.get("referer", "")
     if referer:
         host = _url_host(referer)
         if host:
             return registrable_domain(host)
-    if request.headers.get("sec-fetch-site", "").strip().lower() in _SAME_SITE_HINTS:
+    if fetch_site.strip().lower() in _SAME_SITE_HINTS:
         return dest if dest is not None else destination(request)
     return None
 
@@ -169,8 +177,8 @@ def request_parties(request: http.Request, host: str | None = None) -> Parties:
     is another site, e.g. under ``no-referrer``) is third-party too.
     """
     dest = registrable_domain(host if host is not None else request.pretty_host)
-    site = page_site(request, dest)
+    origin, referer, fetch_site = header_values(request, *_PAGE_HEADERS)
+    site = _page_site(request, origin, referer, fetch_site, dest)
     if site is None:
-        cross = request.headers.get("sec-fetch-site", "").strip().lower() == "cross-site"
-        return Parties(None, dest, cross)
+        return Parties(None, dest, fetch_site.strip().lower() == "cross-site")
     return Parties(site, dest, is_third_party(site, dest))

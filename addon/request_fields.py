@@ -59,6 +59,7 @@ from mitmproxy import http
 from addon.bodies import ContentType, decode_content, parse_content_type
 from addon.body_fields import FILENAME, parse_body
 from addon.field_collector import DEFAULT_LIMITS, FieldCollector, ParsedRequest, ParseLimits
+from addon.header_values import header_values
 from detectors.decoders import decode_bytes_text, percent_decode_bytes
 from detectors.gc_pause import paused_gc
 from detectors.model import Field
@@ -301,14 +302,13 @@ def _request_body(request: http.Request, out: FieldCollector) -> None:
             "first part is scanned",
         )
         raw = raw[: out.limits.max_body]
-    decoded = decode_content(
-        raw, request.headers.get("content-encoding"), out.limits.max_decoded_bytes
-    )
+    content_encoding, content_type = header_values(request, b"content-encoding", b"content-type")
+    decoded = decode_content(raw, content_encoding, out.limits.max_decoded_bytes)
     out.issues.extend(decoded.issues)
     out.result.content_encodings = decoded.encodings
     parse_body(
         decoded.data,
-        parse_content_type(request.headers.get("content-type")),
+        parse_content_type(content_type),
         "",
         decoded.encodings,
         out,

@@ -15,17 +15,15 @@ import base64
 import os
 import re
 import secrets
-import stat
 from pathlib import Path
 
-from addon.secrets import create_private_once, data_dir
+from addon.secrets import create_private_once, data_dir, read_private_file
 
 TOKEN_FILE = "api-token"
 TOKEN_BYTES = 32
 FILE_MODE = 0o600
 # URL-safe base64 of 32 bytes, unpadded. Anything else in the file is not our token.
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class TokenError(RuntimeError):
@@ -60,22 +58,9 @@ def load_or_create_token(directory: str | os.PathLike[str] | None = None) -> str
 
 
 def _read(path: Path) -> str | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW)
-    except FileNotFoundError:
+    data = read_private_file(path, 256, TokenError, "token file")
+    if data is None:
         return None
-    except OSError as exc:
-        raise TokenError(f"cannot open token file {path}: {exc.strerror or exc}") from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise TokenError(f"token file {path} is not a regular file")
-        if os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
-            # Others could read it: tighten, as the audit secret does (never loosen).
-            os.fchmod(fd, stat.S_IMODE(info.st_mode) & 0o700)
-        data = os.read(fd, 256)
-    finally:
-        os.close(fd)
     text = data.decode("ascii", errors="replace").strip()
     if not _TOKEN_RE.fullmatch(text):
         raise TokenError(

@@ -42,6 +42,9 @@ _O_BINARY = getattr(os, "O_BINARY", 0)
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY
 
 
+_LOOSE_FILE = "%s was readable by others (mode %04o); restricted to owner only"
+
+
 class SecretError(RuntimeError):
     """The secret file exists but cannot be used (wrong size, unreadable, not a file)."""
 
@@ -108,7 +111,7 @@ def _tighten(path: Path) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         path.chmod(mode & 0o700)
-        log.warning("%s was readable by others (mode %04o); restricted to owner only", path, mode)
+        log.warning(_LOOSE_FILE, path, mode)
 
 
 def load_or_create_secret(directory: str | os.PathLike[str] | None = None) -> bytes:
@@ -133,26 +136,40 @@ def load_or_create_secret(directory: str | os.PathLike[str] | None = None) -> by
 
 def _read_secret(path: Path) -> bytes | None:
     """Read an existing secret, or None when there is none yet."""
+    data = read_private_file(path, SECRET_SIZE + 1, SecretError, "secret file")
+    if data is not None and len(data) != SECRET_SIZE:
+        raise SecretError(
+            f"secret file {path} holds {len(data)} bytes, expected {SECRET_SIZE}; "
+            "delete it to create a new secret (earlier audit fingerprints will no longer match)"
+        )
+    return data
+
+
+def read_private_file(path: Path, limit: int, error: type[Exception], what: str) -> bytes | None:
+    """Up to ``limit`` bytes of the private file ``path``, or None when it does not exist.
+
+    The file is opened without following a symbolic link and must be a regular file; a file
+    others may read is restricted to its owner first (never loosened), with a warning, through
+    the open descriptor so that no other file can be swapped in between. Failures raise
+    ``error`` with a message naming ``what`` and ``path``.
+    """
     try:
         fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise SecretError(f"cannot open secret file {path}: {exc}") from exc
+        raise error(f"cannot open {what} {path}: {exc.strerror or exc}") from exc
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise SecretError(f"secret file {path} is not a regular file")
-        data = os.read(fd, SECRET_SIZE + 1)
+            raise error(f"{what} {path} is not a regular file")
+        mode = stat.S_IMODE(info.st_mode)
+        if os.name == "posix" and mode & 0o077:
+            os.fchmod(fd, mode & 0o700)
+            log.warning(_LOOSE_FILE, path, mode)
+        return os.read(fd, limit)
     finally:
         os.close(fd)
-    if len(data) != SECRET_SIZE:
-        raise SecretError(
-            f"secret file {path} holds {len(data)} bytes, expected {SECRET_SIZE}; "
-            "delete it to create a new secret (earlier audit fingerprints will no longer match)"
-        )
-    _tighten(path)
-    return data
 
 
 def _write_secret(base: Path, path: Path) -> None:

@@ -21,6 +21,7 @@ from addon.secrets import (
     create_private_file,
     data_dir,
     load_or_create_secret,
+    read_private_file,
 )
 
 
@@ -135,11 +136,37 @@ def test_private_file_created_0600(tmp_path: Path) -> None:
     assert path.read_bytes() == b"x"
 
 
-def test_existing_loose_secret_is_tightened(tmp_path: Path) -> None:
+def test_existing_loose_secret_is_tightened(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     first = load_or_create_secret(tmp_path)
     (tmp_path / SECRET_FILE).chmod(0o644)
     assert load_or_create_secret(tmp_path) == first
     assert _mode(tmp_path / SECRET_FILE) == 0o600
+    assert "was readable by others (mode 0644)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p.mkdir(), "is not a regular file"),
+        (lambda p: p.symlink_to(p.with_name("elsewhere")), "cannot open secret file"),
+    ],
+)
+def test_read_private_file_refuses_what_is_not_a_plain_file(
+    tmp_path: Path, make: object, message: str
+) -> None:
+    path = tmp_path / "secret"
+    make(path)  # type: ignore[operator]
+    with pytest.raises(SecretError, match=message):
+        read_private_file(path, 64, SecretError, "secret file")
+
+
+def test_read_private_file_reads_at_most_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 100)
+    assert read_private_file(path, 10, SecretError, "f") == b"x" * 10
+    assert read_private_file(tmp_path / "missing", 10, SecretError, "f") is None
 
 
 # --- stability and races ---------------------------------------------------------------------

@@ -133,6 +133,8 @@ def diff_edit(old: str, new: str) -> list[Edit]:
 # --- views -------------------------------------------------------------------------------------
 
 Encoder = Callable[[str, bool, str], str]
+# (raw start, raw end, decoded start, decoded end, kind): a piece of a view's mapping.
+Group = tuple[int, int, int, int, int]
 
 
 @dataclass(slots=True)
@@ -428,55 +430,76 @@ def unicode_escape_view(raw: str) -> View:
     """A view of ``raw`` with ``\\uXXXX`` (surrogate pairs joined), ``\\UXXXXXXXX`` and runs of
     ``\\xHH`` (UTF-8, else GB18030, else Latin-1 bytes) resolved, as
     :func:`detectors.decoders.decode_unicode_escapes` reads them."""
-    groups: list[tuple[int, int, int, int, int]] = []
+    tokens = list(_ESCAPE_TOKEN_RE.finditer(raw))
+    return _escapes_view(raw, tokens, _unicode_escape, _escape_encoder)
+
+
+def _unicode_escape(
+    tokens: list[re.Match[str]], i: int, dec: int, groups: list[Group]
+) -> tuple[str, int, int]:
+    m = tokens[i]
+    run = m.group("x")
+    if run is not None:
+        data = bytes(int(run[k + 2 : k + 4], 16) for k in range(0, len(run), 4))
+        decoded = decode_bytes_text(data)
+        text, charset = decoded if decoded is not None else (data.decode("latin-1"), "latin-1")
+        units = [(m.start() + k, m.start() + k + 4, 1, ESC) for k in range(0, len(run), 4)]
+        _align(units, text, charset, dec, groups)
+        return text, m.end(), i + 1
+    code = int(m.group("u") or m.group("U"), 16)
+    if code > 0x10FFFF:
+        piece = m.group()
+        groups.append((m.start(), m.end(), dec, dec + len(piece), IDENT))
+        return piece, m.end(), i + 1
+    piece, end, i = _code_point(code, tokens, i, "u")
+    if 0xD800 <= ord(piece[0]) <= 0xDFFF:
+        piece = "\ufffd"
+    groups.append((m.start(), end, dec, dec + len(piece), ESC))
+    return piece, end, i + 1
+
+
+def _code_point(
+    code: int, tokens: list[re.Match[str]], i: int, low_group: str | int
+) -> tuple[str, int, int]:
+    """The character of escape ``tokens[i]`` (``code``), joined with the next token when that
+    is the low half of a surrogate pair right after it: ``(piece, end, index of the last token
+    used)``."""
+    end = tokens[i].end()
+    if 0xD800 <= code <= 0xDBFF and i + 1 < len(tokens):
+        nxt = tokens[i + 1]
+        low = nxt.group(low_group)
+        if nxt.start() == end and low is not None and 0xDC00 <= int(low, 16) <= 0xDFFF:
+            return chr(0x10000 + ((code - 0xD800) << 10) + int(low, 16) - 0xDC00), nxt.end(), i + 1
+    return chr(code), end, i
+
+
+def _escapes_view(
+    raw: str,
+    tokens: list[re.Match[str]],
+    resolve: Callable[[list[re.Match[str]], int, int, list[Group]], tuple[str, int, int]],
+    encoder: Encoder,
+) -> View:
+    """A view of ``raw`` whose escape ``tokens`` are resolved by ``resolve(tokens, i, dec,
+    groups)``: it appends the groups of ``tokens[i]`` (decoded text starting at ``dec``) and
+    returns ``(decoded piece, raw end, index of the next token)``. Text between tokens maps to
+    itself."""
+    groups: list[Group] = []
     parts: list[str] = []
     pos = dec = 0
-    tokens = list(_ESCAPE_TOKEN_RE.finditer(raw))
     i = 0
     while i < len(tokens):
-        m = tokens[i]
-        if m.start() > pos:
-            parts.append(raw[pos : m.start()])
-            groups.append((pos, m.start(), dec, dec + m.start() - pos, IDENT))
-            dec += m.start() - pos
-        end = m.end()
-        run = m.group("x")
-        if run is not None:
-            data = bytes(int(run[k + 2 : k + 4], 16) for k in range(0, len(run), 4))
-            decoded = decode_bytes_text(data)
-            text, charset = decoded if decoded is not None else (data.decode("latin-1"), "latin-1")
-            units = [(m.start() + k, m.start() + k + 4, 1, ESC) for k in range(0, len(run), 4)]
-            _align(units, text, charset, dec, groups)
-            piece = text
-        else:
-            code = int(m.group("u") or m.group("U"), 16)
-            if code > 0x10FFFF:
-                piece = m.group()
-                groups.append((m.start(), end, dec, dec + len(piece), IDENT))
-                parts.append(piece)
-                dec += len(piece)
-                pos = end
-                i += 1
-                continue
-            piece = chr(code)
-            if 0xD800 <= code <= 0xDBFF and i + 1 < len(tokens):
-                nxt = tokens[i + 1]
-                low = nxt.group("u")
-                if nxt.start() == end and low is not None and 0xDC00 <= int(low, 16) <= 0xDFFF:
-                    piece = chr(0x10000 + ((code - 0xD800) << 10) + int(low, 16) - 0xDC00)
-                    end = nxt.end()
-                    i += 1
-            if 0xD800 <= ord(piece[0]) <= 0xDFFF:
-                piece = "\ufffd"
-            groups.append((m.start(), end, dec, dec + len(piece), ESC))
+        start = tokens[i].start()
+        if start > pos:
+            parts.append(raw[pos:start])
+            groups.append((pos, start, dec, dec + start - pos, IDENT))
+            dec += start - pos
+        piece, pos, i = resolve(tokens, i, dec, groups)
         parts.append(piece)
         dec += len(piece)
-        pos = end
-        i += 1
     if pos < len(raw):
         parts.append(raw[pos:])
         groups.append((pos, len(raw), dec, dec + len(raw) - pos, IDENT))
-    return View(raw, "".join(parts), _coalesce(groups), _escape_encoder)
+    return View(raw, "".join(parts), _coalesce(groups), encoder)
 
 
 # --- JSON string contents ----------------------------------------------------------------------
@@ -508,39 +531,19 @@ def json_string_view(raw: str) -> View:
     """
     if "\\" not in raw:
         return identity_view(raw, _json_encoder)
-    groups: list[tuple[int, int, int, int, int]] = []
-    parts: list[str] = []
-    pos = dec = 0
-    tokens = list(_JSON_ESCAPE_RE.finditer(raw))
-    i = 0
-    while i < len(tokens):
-        m = tokens[i]
-        if m.start() > pos:
-            parts.append(raw[pos : m.start()])
-            groups.append((pos, m.start(), dec, dec + m.start() - pos, IDENT))
-            dec += m.start() - pos
-        end = m.end()
-        if m.group(2) is not None:
-            piece = _JSON_SHORT[m.group(2)]
-        else:
-            code = int(m.group(1), 16)
-            piece = chr(code)
-            if 0xD800 <= code <= 0xDBFF and i + 1 < len(tokens):
-                nxt = tokens[i + 1]
-                low = nxt.group(1)
-                if nxt.start() == end and low is not None and 0xDC00 <= int(low, 16) <= 0xDFFF:
-                    piece = chr(0x10000 + ((code - 0xD800) << 10) + int(low, 16) - 0xDC00)
-                    end = nxt.end()
-                    i += 1
-        groups.append((m.start(), end, dec, dec + len(piece), ESC))
-        parts.append(piece)
-        dec += len(piece)
-        pos = end
-        i += 1
-    if pos < len(raw):
-        parts.append(raw[pos:])
-        groups.append((pos, len(raw), dec, dec + len(raw) - pos, IDENT))
-    return View(raw, "".join(parts), _coalesce(groups), _json_encoder)
+    return _escapes_view(raw, list(_JSON_ESCAPE_RE.finditer(raw)), _json_escape, _json_encoder)
+
+
+def _json_escape(
+    tokens: list[re.Match[str]], i: int, dec: int, groups: list[Group]
+) -> tuple[str, int, int]:
+    m = tokens[i]
+    if m.group(2) is not None:
+        piece, end = _JSON_SHORT[m.group(2)], m.end()
+    else:
+        piece, end, i = _code_point(int(m.group(1), 16), tokens, i, 1)
+    groups.append((m.start(), end, dec, dec + len(piece), ESC))
+    return piece, end, i + 1
 
 
 # --- base64 ------------------------------------------------------------------------------------

@@ -326,3 +326,21 @@ def test_views_agree_with_the_scanners_decoders() -> None:
     token = base64.b64encode("张三 13800001111".encode()).decode()
     view = base64_view(token)
     assert view is not None and view.decoded == decode_base64(token)
+
+
+@pytest.mark.parametrize(
+    "view, raw, decoded",
+    [
+        # A lone high surrogate: unicode escapes read it as U+FFFD (as the scanner's decoder
+        # does), JSON keeps it (as json.loads does).
+        (unicode_escape_view, "\\ud83dx", "\ufffdx"),
+        (json_string_view, "\\ud83dx", "\ud83dx"),
+        # A pair split by other text is not a pair.
+        (unicode_escape_view, "\\ud83d-\\ude00", "\ufffd-\ufffd"),
+        (json_string_view, "\\ud83d\\ude00\\n", "\U0001f600\n"),
+        # Beyond U+10FFFF: left as written.
+        (unicode_escape_view, "\\U00110000a", "\\U00110000a"),
+    ],
+)
+def test_escape_views_edge_cases(view: object, raw: str, decoded: str) -> None:
+    assert view(raw).decoded == decoded  # type: ignore[operator]

@@ -207,43 +207,23 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def drive(port: int, requests: list[bytes], seconds: float, concurrency: int) -> Result:
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    deadline = time.perf_counter() + seconds
-    counter = 0
-
-    async def worker(offset: int) -> None:
-        nonlocal counter
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        i = offset
-        try:
-            while time.perf_counter() < deadline:
-                raw = requests[i % len(requests)]
-                i += concurrency
-                start = time.perf_counter()
-                writer.write(raw)
-                status = await _read_response(reader)
-                latencies.append(time.perf_counter() - start)
-                statuses[status] = statuses.get(status, 0) + 1
-                counter += 1
-        finally:
-            writer.close()
-
-    began = time.perf_counter()
-    await asyncio.gather(*(worker(k) for k in range(concurrency)))
-    return Result(counter, time.perf_counter() - began, latencies, statuses)
-
-
-async def drive_paced(
-    port: int, requests: list[bytes], seconds: float, rate: float, concurrency: int
+async def drive(
+    port: int,
+    requests: list[bytes],
+    seconds: float,
+    concurrency: int,
+    rate: float | None = None,
 ) -> Result:
-    """Send ``rate`` requests per second in all (each connection its share, on a fixed
-    schedule), for ``seconds``; latency is measured from each request's scheduled time, so a
-    proxy that falls behind pays for its queue (no coordinated omission)."""
+    """Send ``requests`` (in turn) over ``concurrency`` keep-alive connections for ``seconds``.
+
+    Without ``rate`` each connection sends its next request as soon as the answer to the last
+    one is in (throughput), latency timed from the send. With ``rate``: that many requests per
+    second in all, each connection its share on a fixed schedule, latency timed from each
+    request's scheduled time, so a proxy that falls behind pays for its queue (no coordinated
+    omission)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    interval = concurrency / rate
+    interval = concurrency / rate if rate else 0.0
     began = time.perf_counter()
     deadline = began + seconds
     counter = 0
@@ -254,17 +234,21 @@ async def drive_paced(
         i = offset
         due = began + offset * interval / concurrency
         try:
-            while due < deadline:
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+            while (due if rate else time.perf_counter()) < deadline:
+                if rate:
+                    delay = due - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    start = due
+                    due += interval
+                else:
+                    start = time.perf_counter()
                 writer.write(requests[i % len(requests)])
                 i += concurrency
                 status = await _read_response(reader)
-                latencies.append(time.perf_counter() - due)
+                latencies.append(time.perf_counter() - start)
                 statuses[status] = statuses.get(status, 0) + 1
                 counter += 1
-                due += interval
         finally:
             writer.close()
 
@@ -333,8 +317,8 @@ def main(argv: list[str] | None = None) -> int:
                     for config in ("bare", "formshield"):
                         # 3x as long as a throughput run: p99 from ~1,500 requests
                         paced[(config, load)] = p = asyncio.run(
-                            drive_paced(ports[config], reqs, 3 * args.seconds, args.rate,
-                                        args.concurrency)
+                            drive(ports[config], reqs, 3 * args.seconds, args.concurrency,
+                                  rate=args.rate)
                         )  # fmt: skip
                         print(f"  paced {args.rate:g}/s {config:15} {load:9} "
                               f"p50 {p.pct(0.5):6.2f} ms  p99 {p.pct(0.99):6.2f} ms",
@@ -349,8 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     def ratios(config: str, load: str) -> list[float]:
         """Per round: the config's throughput over bare mitmdump's in the same round."""
         return [
-            r.rps / b.rps
-            for r, b in zip(runs[(config, load)], runs[("bare", load)], strict=True)
+            r.rps / b.rps for r, b in zip(runs[(config, load)], runs[("bare", load)], strict=True)
         ]
 
     print(f"\nProxy benchmark: {args.concurrency} keep-alive connections, {args.rounds} rounds "

@@ -22,8 +22,8 @@ from typing import Any, Protocol
 from addon.api_check import CheckError, judge_check, parse_check, scan_check
 from addon.api_events import EventHub
 from addon.api_site_policy import site_policy_view
-from addon.audit import AuditStore, AuditStoreError, FindingRow
-from addon.holds import ANSWERS, Answer, Held, HoldRegistry
+from addon.audit import Answer, AuditStore, AuditStoreError, FindingRow
+from addon.holds import ANSWERS, Held, HoldRegistry
 from detectors.engine import Scanner
 from policies.domains import registrable_domain
 from policies.model import Action
@@ -307,7 +307,8 @@ class ApiBackend:
         return None
 
     def record(self, held: Held, answer: Answer) -> None:
-        """A person's answer to the audit store (fingerprints of the values, never values)."""
+        """A person's answer (or ``timeout``: none in time) to the audit store (fingerprints
+        of the values, never values)."""
         audit = self.shield.audit
         if audit is None:
             return

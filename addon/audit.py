@@ -1,7 +1,7 @@
 """The audit trail of the live proxy: an embedded SQLite store of verdicts, findings and decisions.
 
-Format (schema version 1, ``PRAGMA user_version``; each applied step is also logged in
-``schema_migrations``):
+Format (schema version 2, ``PRAGMA user_version``; each applied step is also logged in
+``schema_migrations``; version 2 added the ``timeout`` answer):
 
 - ``verdicts``: one row per request the proxy judged: ``ts`` (Unix seconds, UTC), ``flow_id``,
   ``method``, ``url`` (``scheme://host[:port]/path`` only: no user info, query or fragment, and
@@ -14,7 +14,8 @@ Format (schema version 1, ``PRAGMA user_version``; each applied step is also log
 - ``findings``: one row per finding: ``verdict_id``, ``ts``, ``location``, ``entity_type``,
   ``score``, ``masked``, ``fingerprint``, ``action``, ``rule``.
 - ``decisions``: what a person answered when the policy asked (``send_once``,
-  ``always_allow``, ``block``), with the entity types and fingerprints the question was about.
+  ``always_allow``, ``block``), or ``timeout`` when the question went unanswered and the rule's
+  fallback was applied, with the entity types and fingerprints the question was about.
 
 Raw values are never written. A finding's ``value`` only feeds its fingerprint: HMAC-SHA256
 keyed with the per-install secret (:mod:`addon.secrets`) over ``entity type + U+001F +
@@ -69,17 +70,18 @@ from detectors.masking import mask
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_FILE = "audit.sqlite3"
 FINGERPRINT_BYTES = 16
 
 Mode = Literal["enforce", "simulate"]
-Answer = Literal["send_once", "always_allow", "block"]
+Answer = Literal["send_once", "always_allow", "block", "timeout"]
 Bucket = Literal["hour", "day"]
 CountKey = Literal["entity", "destination", "action", "site"]
 
 MODES: tuple[str, ...] = ("enforce", "simulate")
-ANSWERS: tuple[str, ...] = ("send_once", "always_allow", "block")
+# What a person answered, or "timeout": nobody did in time (the verdict holds the fallback).
+ANSWERS: tuple[str, ...] = ("send_once", "always_allow", "block", "timeout")
 BUCKET_SECONDS: dict[str, int] = {"hour": 3600, "day": 86400}
 
 # Caps on attacker-influenced text (URLs and field names are chosen by websites).
@@ -369,8 +371,32 @@ def _create_v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+_DECISIONS_V2 = """CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        flow_id TEXT,
+        site TEXT,
+        destination TEXT NOT NULL,
+        entity_types TEXT NOT NULL DEFAULT '[]',
+        fingerprints TEXT NOT NULL DEFAULT '[]',
+        answer TEXT NOT NULL
+            CHECK (answer IN ('send_once', 'always_allow', 'block', 'timeout')),
+        rule TEXT
+    )"""
+
+
+def _v2_timeout_answers(conn: sqlite3.Connection) -> None:
+    """Allow ``timeout`` answers: SQLite cannot change a CHECK constraint in place, so the
+    ``decisions`` table is rebuilt (its rows and ids kept)."""
+    conn.execute("ALTER TABLE decisions RENAME TO decisions_v1")
+    conn.execute(_DECISIONS_V2)
+    conn.execute("INSERT INTO decisions SELECT * FROM decisions_v1")
+    conn.execute("DROP TABLE decisions_v1")
+    conn.execute("CREATE INDEX decisions_ts ON decisions(ts)")
+
+
 # MIGRATIONS[n] upgrades a database at user_version n to n + 1, inside one transaction.
-MIGRATIONS: dict[int, Migration] = {0: _create_v1}
+MIGRATIONS: dict[int, Migration] = {0: _create_v1, 1: _v2_timeout_answers}
 
 
 def migrate(
@@ -862,7 +888,8 @@ class AuditStore:
         rule: str | None = None,
         ts: float | datetime | None = None,
     ) -> None:
-        """Queue a person's answer to an "ask" prompt about ``findings`` (fingerprinted)."""
+        """Queue a person's answer to an "ask" prompt about ``findings`` (fingerprinted), or
+        ``timeout`` when nobody answered in time."""
         if answer not in ANSWERS:
             raise ValueError(f"answer must be one of {ANSWERS}, got {answer!r}")
         fp = self._writable()

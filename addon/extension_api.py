@@ -246,8 +246,9 @@ class ExtensionApi:
         self.hub.publish("ask", held.event_data(), held.site)
         answer = await self.holds.wait(held, timeout)
         if answer is None:
-            # The audit store keeps no "timeout" answer (its schema allows send_once,
-            # always_allow and block); the verdict record carries the fallback applied.
+            # Recorded as a "timeout" decision; the verdict record carries the fallback applied.
+            if self.backend is not None:
+                self.backend.record(held, "timeout")
             self.hub.publish("resolved", {"id": held.id, "outcome": TIMEOUT}, held.site)
             logger.info(
                 "formshield: no answer for %s within %gs; applying %s",

@@ -733,7 +733,7 @@ def test_bad_retention_is_refused(tmp_path: Path, days: float) -> None:
 def test_schema_version_and_migration_log(store: AuditStore) -> None:
     assert store.path is not None
     assert raw_rows(store.path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
-    assert [r[0] for r in raw_rows(store.path, "SELECT version FROM schema_migrations")] == [1]
+    assert [r[0] for r in raw_rows(store.path, "SELECT version FROM schema_migrations")] == [1, 2]
     assert raw_rows(store.path, "PRAGMA journal_mode") == [("wal",)]
 
 
@@ -746,18 +746,46 @@ def test_migration_hook_applies_later_steps(tmp_path: Path) -> None:
 
     conn = sqlite3.connect(db, isolation_level=None)
     try:
-        assert migrate(conn, 2, {**MIGRATIONS, 1: add_note}) == 1
-        assert migrate(conn, 2, {**MIGRATIONS, 1: add_note}) == 2  # nothing left to do
-        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+        later = SCHEMA_VERSION + 1
+        assert migrate(conn, later, {**MIGRATIONS, SCHEMA_VERSION: add_note}) == SCHEMA_VERSION
+        assert migrate(conn, later, {**MIGRATIONS, SCHEMA_VERSION: add_note}) == later  # done
+        assert conn.execute("PRAGMA user_version").fetchone() == (later,)
         assert "note" in [c[1] for c in conn.execute("PRAGMA table_info(verdicts)")]
         with pytest.raises(AuditStoreError, match="no migration"):
-            migrate(conn, 3, MIGRATIONS)
-        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+            migrate(conn, later + 1, MIGRATIONS)
+        assert conn.execute("PRAGMA user_version").fetchone() == (later,)
     finally:
         conn.close()
-    # this formshield (version 1) refuses the newer database instead of writing to it
+    # this formshield refuses the newer database instead of writing to it
     with pytest.raises(AuditStoreError, match="newer"):
         AuditStore(db, secret=SECRET)
+
+
+def test_version_1_store_gains_timeout_answers_and_keeps_its_decisions(tmp_path: Path) -> None:
+    db = tmp_path / "v1.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        assert migrate(conn, 1) == 0
+        conn.execute(
+            "INSERT INTO decisions(ts, flow_id, site, destination, answer, rule) "
+            "VALUES (1.5, 'f1', 'shop.test', 'tracker.example', 'block', 'r1')"
+        )
+        with pytest.raises(sqlite3.IntegrityError):  # what version 1 refused
+            conn.execute(
+                "INSERT INTO decisions(ts, destination, answer) VALUES (2, 'a', 'timeout')"
+            )
+    finally:
+        conn.close()
+    with AuditStore(db, secret=SECRET) as store:
+        store.record_decision(destination="tracker.example", answer="timeout", flow_id="f2")
+        assert store.flush()
+        rows = store.recent_decisions()
+    assert sorted((d.flow_id, d.answer) for d in rows) == [("f1", "block"), ("f2", "timeout")]
+    assert raw_rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert raw_rows(db, "SELECT name FROM sqlite_master WHERE tbl_name = 'decisions'") == [
+        ("decisions",),
+        ("decisions_ts",),
+    ]
 
 
 def test_failed_migration_rolls_back(tmp_path: Path) -> None:

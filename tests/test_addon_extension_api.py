@@ -305,6 +305,9 @@ async def test_ask_timeout_applies_the_fallback(proxy: Proxy) -> None:
     assert verdict(flow).applied == "block"
     events = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
     assert f'event: resolved\ndata: {{"id":"{flow.id}","outcome":"timeout"}}\n\n' in events
+    assert proxy.fs.audit is not None and proxy.fs.audit.flush()
+    [decision] = proxy.fs.audit.recent_decisions()
+    assert (decision.answer, decision.flow_id, decision.site) == ("timeout", flow.id, "shop.test")
     assert proxy.api.backend is not None
     with pytest.raises(ApiError, match="no such held request"):
         proxy.api.backend.answer(flow.id, {"answer": "send_once"})

@@ -22,7 +22,8 @@ from typing import Any, Protocol
 from addon.api_check import CheckError, judge_check, parse_check, scan_check
 from addon.api_events import EventHub
 from addon.api_site_policy import site_policy_view
-from addon.audit import Answer, AuditStore, AuditStoreError, FindingRow
+from addon.audit import Answer, AuditStore, AuditStoreError
+from addon.audit_queries import FindingRow
 from addon.holds import ANSWERS, Held, HoldRegistry
 from detectors.engine import Scanner
 from policies.domains import registrable_domain

@@ -6,9 +6,9 @@ waits: a subscriber whose queue is full (it stopped reading) is cut off rather t
 hold memory or slow the proxy; the extension reconnects and reads ``/v1/held``.
 
 The views built here (:func:`verdict_event`, :func:`findings_view`) hold masked values only:
-finding locations and the URL path are scrubbed with :func:`addon.audit.scrub` (each finding's
-value replaced by its mask, long digit runs masked) exactly as the audit store does, because a
-website chooses its field names and paths and may put the value itself in them.
+finding locations and the URL path are scrubbed with :func:`addon.audit_values.scrub` (each
+finding's value replaced by its mask, long digit runs masked) exactly as the audit store does,
+because a website chooses its field names and paths and may put the value itself in them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from addon.audit import sanitize_url, scrub
+from addon.audit_values import sanitize_url, scrub
 from detectors.model import Finding
 from policies.model import Decision
 
@@ -112,7 +112,7 @@ class EventHub:
 
 
 def value_masks(findings: Sequence[Finding]) -> list[tuple[str, str]]:
-    """``(value, mask)`` pairs, longest value first, for :func:`addon.audit.scrub`."""
+    """``(value, mask)`` pairs, longest value first, for :func:`addon.audit_values.scrub`."""
     return sorted(((f.value, f.masked) for f in findings), key=lambda p: len(p[0]), reverse=True)
 
 

@@ -1,7 +1,7 @@
 """Export the audit trail as CSV or JSON Lines (what ``formshield audit export`` writes).
 
 Records (``kind="findings"``, the default): one per finding, joined with its verdict, with the
-columns :data:`COLUMNS` (:data:`addon.audit.EXPORT_COLUMNS` plus ``time``, the ISO 8601 UTC
+columns :data:`COLUMNS` (:data:`addon.audit_queries.EXPORT_COLUMNS` plus ``time``, the ISO 8601 UTC
 form of ``ts``); a verdict without findings gives one record whose finding columns are empty.
 ``kind="decisions"`` exports the answers to "ask" prompts (:data:`DECISION_COLUMNS`).
 
@@ -30,8 +30,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from addon.audit import DECISION_COLUMNS as _DECISION_FIELDS
-from addon.audit import EXPORT_COLUMNS, AuditStore
+from addon.audit import AuditStore
+from addon.audit_queries import DECISION_COLUMNS as _DECISION_FIELDS
+from addon.audit_queries import EXPORT_COLUMNS
 
 Format = Literal["csv", "jsonl"]
 Kind = Literal["findings", "decisions"]

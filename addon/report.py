@@ -20,7 +20,8 @@ from datetime import datetime, timedelta, timezone
 from html import escape
 from typing import Literal
 
-from addon.audit import BUCKET_SECONDS, AuditStore, local_utc_offset
+from addon.audit import AuditStore
+from addon.audit_queries import BUCKET_SECONDS, local_utc_offset
 
 HOURLY_UP_TO = 36 * 3600  # periods up to this long are charted per hour, longer ones per day
 MAX_BARS = 120  # beyond this the chart shows the most recent buckets only

@@ -24,19 +24,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum import luhn
 
-from addon.audit import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    AuditStore,
-    AuditStoreError,
-    BucketCount,
-    FindingOutcome,
-    Fingerprinter,
-    _json_strings,
-    canonical_value,
-    migrate,
-    sanitize_url,
-)
+from addon.audit import AuditStore, AuditStoreError, FindingOutcome, _json_strings
+from addon.audit_queries import BucketCount
+from addon.audit_schema import MIGRATIONS, SCHEMA_VERSION, migrate
+from addon.audit_values import Fingerprinter, canonical_value, sanitize_url
 from addon.secrets import ENV_DATA_DIR
 from detectors.masking import mask
 from detectors.model import Finding, ScanIssue

@@ -129,8 +129,11 @@ def urlencoded_edits(
 ) -> list[ByteEdit]:
     """Byte edits of a query string or form body masking the targets of ``units``, whose keys
     are ``(name, occurrence)`` or ``(name, occurrence, KEY)``. Names are matched decoded with
-    ``charset`` (as :func:`detectors.structure.decode_pairs` decodes them)."""
+    ``charset`` (as :func:`detectors.structure.decode_pairs` decodes them), and ``+`` is a
+    space only where :func:`detectors.structure.split_urlencoded` reads it so: in data an
+    encoder produced (ASCII only)."""
     by_key = {u.key: u for u in units}
+    plus = raw.isascii()
     text = raw.decode("latin-1")
     seen: dict[str, int] = {}
     out: list[ByteEdit] = []
@@ -141,18 +144,18 @@ def urlencoded_edits(
         if not item:
             continue
         name_raw, eq, value_raw = item.partition("=")
-        name = percent_decode_bytes(name_raw.encode("latin-1"), plus_is_space=True).decode(
+        name = percent_decode_bytes(name_raw.encode("latin-1"), plus_is_space=plus).decode(
             charset, "replace"
         )
         occ = seen.get(name, 0)
         seen[name] = occ + 1
         key_unit = by_key.get((name, occ, KEY))
         if key_unit is not None:
-            view = percent_view(name_raw, charset, plus=True, latin1=True)
+            view = percent_view(name_raw, charset, plus=plus, latin1=True)
             out.extend(_latin1_edits(view.map_edits(key_unit.redact(view.decoded)), base + start))
         unit = by_key.get((name, occ))
         if unit is not None and eq:
-            view = percent_view(value_raw, charset, plus=True, latin1=True)
+            view = percent_view(value_raw, charset, plus=plus, latin1=True)
             offset = base + start + len(name_raw) + 1
             out.extend(_latin1_edits(view.map_edits(unit.redact(view.decoded)), offset))
     return out

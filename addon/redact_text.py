@@ -216,9 +216,11 @@ class Redactor:
         return [(base, base + len(token), json.dumps(masked))]
 
     def _pairs_edits(self, text: str, base: int, depth: int) -> list[Edit]:
-        """Edits of the names and values of ``a=1&b=2`` (``+`` is a space), one charset for all
-        pairs as :func:`detectors.structure.decode_pairs` guesses it."""
+        """Edits of the names and values of ``a=1&b=2``, one charset for all pairs as
+        :func:`detectors.structure.decode_pairs` guesses it; ``+`` is a space only in ASCII
+        text, as :func:`detectors.structure.split_urlencoded` reads it."""
         charset = decode_pairs(split_urlencoded(text.encode("utf-8", "surrogatepass"))).charset
+        plus = text.isascii()
         out: list[Edit] = []
         pos = 0
         for item in text.split("&"):
@@ -233,7 +235,7 @@ class Redactor:
             for raw, offset in pieces:
                 if not self.worth(raw):
                     continue
-                view = percent_view(raw, charset, plus=True, latin1=False)
+                view = percent_view(raw, charset, plus=plus, latin1=False)
                 sub = self.edits(view.decoded, depth + 1)
                 out.extend(
                     (s + base + offset, e + base + offset, r) for s, e, r in view.map_edits(sub)

@@ -226,6 +226,18 @@ def b64url(value: str) -> str:
             "text/plain",
             "电话 138****1111".encode("gbk"),
         ),
+        # hand-written form data (raw non-ASCII bytes): "+" is a plus, as the parser reads it
+        (
+            f"姓名=张三&手机=+86{PHONE}&备注=a+b".encode(),
+            "application/x-www-form-urlencoded",
+            "姓名=张三&手机=+86*******1111&备注=a+b".encode(),
+        ),
+        # the same inside a JSON string
+        (
+            json.dumps({"form": f"姓名=张三&tel=+86{PHONE}"}, ensure_ascii=False).encode(),
+            "application/json",
+            json.dumps({"form": "姓名=张三&tel=+86*******1111"}, ensure_ascii=False).encode(),
+        ),
     ],
 )
 def test_exact_bytes(body_in: bytes, content_type: str, expected: bytes) -> None:

@@ -35,7 +35,7 @@ from addon.redact_text import Unit
 from addon.redact_views import Edit, ViewError, identity_view, percent_view
 from addon.request_fields import FILENAME
 from detectors.decoders import percent_decode_bytes
-from detectors.structure import KEY
+from detectors.structure import KEY, form_plus_is_space
 
 __all__ = [
     "ByteEdit",
@@ -129,11 +129,10 @@ def urlencoded_edits(
 ) -> list[ByteEdit]:
     """Byte edits of a query string or form body masking the targets of ``units``, whose keys
     are ``(name, occurrence)`` or ``(name, occurrence, KEY)``. Names are matched decoded with
-    ``charset`` (as :func:`detectors.structure.decode_pairs` decodes them), and ``+`` is a
-    space only where :func:`detectors.structure.split_urlencoded` reads it so: in data an
-    encoder produced (ASCII only)."""
+    ``charset`` (as :func:`detectors.structure.decode_pairs` decodes them), and ``+`` read as
+    the parser reads it (:func:`detectors.structure.form_plus_is_space`)."""
     by_key = {u.key: u for u in units}
-    plus = raw.isascii()
+    plus = form_plus_is_space(raw)
     text = raw.decode("latin-1")
     seen: dict[str, int] = {}
     out: list[ByteEdit] = []

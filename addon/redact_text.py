@@ -46,6 +46,7 @@ from detectors.structure import (
     URL_BASE,
     decode_pairs,
     expand_value,
+    form_plus_is_space,
     split_urlencoded,
 )
 
@@ -217,10 +218,10 @@ class Redactor:
 
     def _pairs_edits(self, text: str, base: int, depth: int) -> list[Edit]:
         """Edits of the names and values of ``a=1&b=2``, one charset for all pairs as
-        :func:`detectors.structure.decode_pairs` guesses it; ``+`` is a space only in ASCII
-        text, as :func:`detectors.structure.split_urlencoded` reads it."""
+        :func:`detectors.structure.decode_pairs` guesses it; ``+`` read as the parser reads it
+        (:func:`detectors.structure.form_plus_is_space`)."""
         charset = decode_pairs(split_urlencoded(text.encode("utf-8", "surrogatepass"))).charset
-        plus = text.isascii()
+        plus = form_plus_is_space(text)
         out: list[Edit] = []
         pos = 0
         for item in text.split("&"):

@@ -49,6 +49,7 @@ __all__ = [
     "JsonLeaves",
     "decode_pairs",
     "expand_value",
+    "form_plus_is_space",
     "json_fields",
     "json_leaves",
     "key_is_safe",
@@ -444,18 +445,24 @@ class DecodedPairs:
     lossy: bool
 
 
+def form_plus_is_space(data: str | bytes) -> bool:
+    """Is ``+`` a space (the form rule) in the urlencoded ``data``? Only in data an encoder
+    produced: encoders (browsers, URLSearchParams, urlencode) percent-encode every non-ASCII
+    byte, so urlencoded-looking data that holds raw non-ASCII characters was written by hand,
+    and its ``+`` is a plus (``手机号：+86-10-...``). Redaction reads pairs by the same rule."""
+    return data.isascii()
+
+
 def split_urlencoded(
     data: bytes, *, plus_is_space: bool | None = None
 ) -> list[tuple[bytes, bytes | None]]:
     """Split ``a=1&b=%E5%BC%A0&flag`` into percent-decoded byte pairs.
 
     Empty items (``a=1&&b=2``) are dropped; an item without ``=`` gives ``(name, None)``.
-    ``+`` is a space (the form rule) in data an encoder produced; ``plus_is_space=None``
-    (the default) decides that from the data itself: encoders (browsers, URLSearchParams,
-    urlencode) percent-encode every non-ASCII byte, so urlencoded-looking data that holds raw
-    non-ASCII bytes was written by hand, and its ``+`` is a plus (``手机号：+86-10-...``).
+    ``+`` is a space where ``plus_is_space`` says so; by default (None) as the data itself
+    tells (:func:`form_plus_is_space`).
     """
-    plus = data.isascii() if plus_is_space is None else plus_is_space
+    plus = form_plus_is_space(data) if plus_is_space is None else plus_is_space
     out: list[tuple[bytes, bytes | None]] = []
     append = out.append
     for item in data.split(b"&"):

@@ -3,8 +3,8 @@
 A big JSON body has tens of thousands of leaves (ids, timestamps, amounts, names, statuses,
 remarks); building a :class:`~detectors.model.Field` for each (its location string and path
 tuple) and then deciding in :class:`~detectors.engine.Scanner` that it holds nothing costs
-several microseconds per leaf. A parser holding a :class:`ValueGate` decides first, with one
-regex search in C, and builds fields only for leaves that may matter.
+several microseconds per leaf. A parser holding a :class:`ValueGate` decides first, with a few
+regex searches in C, and builds fields only for leaves that may matter.
 
 The gate must never hide a finding: ``needs_scan(v)`` is False only when the scanner's own
 shortcuts would skip ``v`` whatever the field's name, labels or place. It is the part of
@@ -31,7 +31,7 @@ WORK_HINT = re.compile(r"[0-9%&\\=@{\[\uff10-\uff19\uff20]")
 # Characters that send a value through decoding or structure expansion (percent, HTML
 # references, escapes, "=", JSON starts) or through half-width conversion (full-width forms
 # and odd dashes), after which the prefilter would run on a different text.
-_DEEP_CLASS = r"[%&\\={\[" + WIDE_CHARACTERS + "]"
+_DEEP_RE = re.compile(r"[%&\\={\[" + WIDE_CHARACTERS + "]")
 # A cheap superset of the base64 alphabet test, in C, before decoders.may_be_encoded.
 _B64_ALPHABET_RE = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
 
@@ -76,8 +76,8 @@ class ValueGate:
     and a JSON number whose text is shorter than ``min_number_text`` never matches it.
     """
 
-    __slots__ = ("_deep_or_candidate", "_digits_need", "_keepers", "_token_candidate",
-                 "digit_lengths", "min_digits", "min_number_text", "needs_scan")  # fmt: skip
+    __slots__ = ("_digits_need", "_keepers", "_prefilter", "_token_candidate", "digit_lengths",
+                 "min_digits", "min_number_text", "needs_scan")  # fmt: skip
 
     def __init__(
         self,
@@ -88,11 +88,7 @@ class ValueGate:
         token_candidate: Callable[[str], bool] | None = None,
         min_number_text: int = 0,
     ) -> None:
-        # One search for both: a character that sends the value through decoding, expansion
-        # or half-width conversion, or a candidate of some recognizer. Compiled once.
-        self._deep_or_candidate = re.compile(
-            f"{_DEEP_CLASS}|(?:{prefilter.pattern})", prefilter.flags
-        )
+        self._prefilter = prefilter
         self._digits_need = digits_need
         self._token_candidate = token_candidate
         # labels -> keepers: a request's JSON documents mostly share labels (none).
@@ -124,20 +120,22 @@ class ValueGate:
 
     def _make(self, digits_need: DigitsNeed | None, labels: tuple[str, ...]) -> Keepers:
         return _keep_functions(
-            self._deep_or_candidate, self._token_candidate, self.digit_lengths, digits_need,
-            labels,
-        )  # fmt: skip
+            self._prefilter, self._token_candidate, self.digit_lengths, digits_need, labels
+        )
 
 
 def _keep_functions(
-    deep_or_candidate_re: re.Pattern[str],
+    prefilter: re.Pattern[str],
     token_candidate: Callable[[str], bool] | None,
     digit_lengths: frozenset[int],
     digits_need: DigitsNeed | None,
     labels: tuple[str, ...],
 ) -> Keepers:
     work = WORK_HINT.search
-    deep_or_candidate = deep_or_candidate_re.search
+    # Two searches, each skipping in C to the characters its pattern starts with (one pattern
+    # joining both would start anywhere and try every position).
+    deep = _DEEP_RE.search
+    candidate = prefilter.search
     b64_alphabet = _B64_ALPHABET_RE.fullmatch
     min_b64 = MIN_BASE64_LEN
 
@@ -160,7 +158,9 @@ def _keep_functions(
                     return token_candidate(value) or (
                         len(value) >= min_b64 and may_be_encoded(value)
                     )
-            if deep_or_candidate(value) is not None:
+            # A character that sends the value through decoding, expansion or half-width
+            # conversion, or a candidate of some recognizer.
+            if deep(value) is not None or candidate(value) is not None:
                 return True
         # Only base64 is left.
         return (

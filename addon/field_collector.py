@@ -114,6 +114,8 @@ class FieldCollector:
         back and it is walked again without the gate, so that the cut (and its
         ``too_many_fields`` issue) falls on the same leaf as without one.
         """
+        if self._full:
+            return
         walk = partial(
             json_leaves,
             obj,
@@ -124,8 +126,6 @@ class FieldCollector:
             max_depth=self.limits.max_json_depth,
             issues=self.issues,
         )
-        if self._full:
-            return
         n_fields, n_issues = len(self.fields), len(self.issues)
         leaves = walk(gate=self.gate)
         self.add_walked(leaves.fields, leaves.structured)

@@ -380,7 +380,7 @@ class _JsonWalker:
             self._leaf(_float_text(value), loc, vpath, name)
 
     def _leaf(self, text: str, loc: str, vpath: tuple[PathStep, ...], name: str | None) -> None:
-        """A leaf outside the inline loops (a top-level scalar, a float in a list, subclasses)."""
+        """A leaf outside the inline loops (a top-level scalar, subclasses of str/int/float)."""
         if not self.keep(text, name):
             self.skipped += 1
             return

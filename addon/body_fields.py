@@ -117,7 +117,7 @@ def _mime_label(mime: str) -> str:
 def _looks_binary(data: bytes) -> bool:
     """Binary when the first 4 KiB hold a NUL or do not decode as plausible text."""
     head = data[:4096]
-    if b"\x00" in head:
+    if 0 in head:  # a NUL byte (an int needle: no TypeError round trip, see structure.py)
         return True
     if head.isascii():
         return not plausible_text(head.decode("ascii"))
@@ -136,7 +136,7 @@ def _sniff_body(
     head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head[:1] in (b"{", b"["):
         _json_body(data, ctype, prefix, enc, out, declared=False)
-    elif b"=" in data[:4096] and _FORM_BODY_RE.fullmatch(data.rstrip(b"\r\n")):
+    elif ord("=") in data[:4096] and _FORM_BODY_RE.fullmatch(data.rstrip(b"\r\n")):
         _form_body(data, ctype, prefix, enc, out)
     elif head.startswith(b"--") and b"content-disposition" in data[:2048].lower():
         boundary = data.lstrip(b"\r\n").split(b"\n", 1)[0].strip()[2:].decode("latin-1")

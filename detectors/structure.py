@@ -445,6 +445,12 @@ class DecodedPairs:
     lossy: bool
 
 
+# Byte values, not one-byte strings: ``b"%" in data`` first tries the needle as an integer and
+# builds (then clears) a TypeError, ~10x the cost of ``0x25 in data``; same answer.
+_PERCENT = ord("%")
+_PLUS = ord("+")
+
+
 def form_plus_is_space(data: str | bytes) -> bool:
     """Is ``+`` a space (the form rule) in the urlencoded ``data``? Only in data an encoder
     produced: encoders (browsers, URLSearchParams, urlencode) percent-encode every non-ASCII
@@ -470,12 +476,12 @@ def split_urlencoded(
             continue
         name, eq, value = item.partition(b"=")
         # Most names and many values hold neither "%" nor "+": skip the decoding call.
-        if b"%" in name or (plus and b"+" in name):
+        if _PERCENT in name or (plus and _PLUS in name):
             name = percent_decode_bytes(name, plus_is_space=plus)
         if not eq:
             append((name, None))
             continue
-        if b"%" in value or (plus and b"+" in value):
+        if _PERCENT in value or (plus and _PLUS in value):
             value = percent_decode_bytes(value, plus_is_space=plus)
         append((name, value))
     return out

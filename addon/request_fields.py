@@ -67,7 +67,7 @@ from detectors.structure import (
     KEY,
     decode_pairs,
     key_is_safe,
-    key_label,
+    safe_key_label,
     split_urlencoded,
     urlencoded_fields,
 )
@@ -250,13 +250,34 @@ def _header_text(value: bytes) -> str:
     return decoded[0] if decoded is not None else value.decode("latin-1")
 
 
+def _header_name(raw_name: bytes) -> str:
+    """The lower-case name of a header worth scanning; ``""`` for a protocol header."""
+    name = raw_name.decode("latin-1").lower()
+    if name in _SKIP_HEADERS or name.startswith(_SKIP_HEADER_PREFIXES):
+        return ""
+    return name
+
+
+# _header_name of the names met before (a browser sends the same dozen on every request); only
+# names that cannot hold personal data are kept. Cleared when full.
+_HEADER_NAMES: dict[bytes, str] = {}
+_HEADER_NAMES_MAX = 1024
+
+
 def _header_fields(headers: Iterable[tuple[bytes, bytes]], out: FieldCollector) -> None:
     """Referer (its query is the classic leak), Cookie values and non-protocol headers."""
     seen: dict[str, int] = {}
     cookies_seen: dict[str, int] = {}
+    names = _HEADER_NAMES
     for raw_name, raw_value in headers:
-        name = raw_name.decode("latin-1").lower()
-        if name in _SKIP_HEADERS or name.startswith(_SKIP_HEADER_PREFIXES):
+        name = names.get(raw_name)
+        if name is None:
+            name = _header_name(raw_name)
+            if key_is_safe(name):
+                if len(names) >= _HEADER_NAMES_MAX:
+                    names.clear()
+                names[raw_name] = name
+        if not name:
             continue
         value = _header_text(raw_value)
         if name == "cookie":
@@ -269,14 +290,15 @@ def _header_fields(headers: Iterable[tuple[bytes, bytes]], out: FieldCollector) 
                     cname, cvalue = "", cname
                 occ = cookies_seen.get(cname, 0)
                 cookies_seen[cname] = occ + 1
-                loc = f"cookie.{key_label(cname)}" + (f"[{occ}]" if occ else "")
-                if not key_is_safe(cname):
+                label = safe_key_label(cname)
+                loc = f"cookie.{label or '<key>'}" + (f"[{occ}]" if occ else "")
+                if label is None:
                     out.add(Field(loc, cname, "cookie", (cname, occ, KEY)))
                 out.add(Field(loc, cvalue, "cookie", (cname, occ), cname or None))
             continue
         occ = seen.get(name, 0)
         seen[name] = occ + 1
-        loc = f"header.{key_label(name)}" + (f"[{occ}]" if occ else "")
+        loc = f"header.{safe_key_label(name) or '<key>'}" + (f"[{occ}]" if occ else "")
         out.add(Field(loc, value, "header", (name, occ), name))
 
 

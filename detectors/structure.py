@@ -55,6 +55,7 @@ __all__ = [
     "key_is_safe",
     "key_label",
     "may_hold_structure",
+    "safe_key_label",
     "split_urlencoded",
     "urlencoded_fields",
 ]
@@ -92,11 +93,30 @@ def key_is_safe(key: str) -> bool:
     return len(key) <= _MAX_SAFE_KEY_LEN and not _UNSAFE_KEY_RE.search(key)
 
 
+# Location labels of safe keys met before: names repeat across requests ("page", "ts", "idNo"),
+# so each is checked once. Only safe names are kept (one that may hold personal data never is);
+# cleared when full.
+_SAFE_LABELS: dict[str, str] = {}
+_SAFE_LABELS_MAX = 8192
+
+
+def safe_key_label(key: str) -> str | None:
+    """:func:`key_label` of a safe key (see :func:`key_is_safe`), None for an unsafe one."""
+    label = _SAFE_LABELS.get(key)
+    if label is not None:
+        return label
+    if not key_is_safe(key):
+        return None
+    if len(_SAFE_LABELS) >= _SAFE_LABELS_MAX:
+        _SAFE_LABELS.clear()
+    label = _SAFE_LABELS[key] = key or '""'
+    return label
+
+
 def key_label(key: str) -> str:
     """How a key appears in a location: itself, ``""`` when empty, ``<key>`` when unsafe."""
-    if not key:
-        return '""'
-    return key if key_is_safe(key) else "<key>"
+    label = safe_key_label(key)
+    return "<key>" if label is None else label
 
 
 def _key_field(
@@ -280,7 +300,7 @@ class _JsonWalker:
                 try:
                     label = known[k]
                 except KeyError:
-                    label = known[k] = (k or '""') if key_is_safe(k) else None
+                    label = known[k] = safe_key_label(k)
                 if label is None:
                     self._add(
                         _key_field(
@@ -543,19 +563,14 @@ def urlencoded_fields(
     a caller that stops at a field limit does not pay for the rest.
     """
     seen: dict[str, int] = {}
-    # Name -> (location label, safe?): names repeat in big forms.
-    known: dict[str, tuple[str, bool]] = {}
     ncr_encodings = (*encodings, "ncr")
     for name, raw_value in pairs:
         occ = seen.get(name, 0)
         seen[name] = occ + 1
-        info = known.get(name)
-        if info is None:
-            info = known[name] = (key_label(name), key_is_safe(name))
-        label, safe = info
-        loc = f"{prefix}.{label}[{occ}]" if occ else f"{prefix}.{label}"
+        label = safe_key_label(name)
+        loc = f"{prefix}.{label or '<key>'}[{occ}]" if occ else f"{prefix}.{label or '<key>'}"
         fpath = (*path, name, occ)
-        if not safe:
+        if label is None:
             key = unescape_numeric_refs(name) if ncr else name
             yield _key_field(
                 key, loc, source=source, path=fpath, labels=labels, encodings=encodings

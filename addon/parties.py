@@ -26,10 +26,12 @@ from addon.header_values import header_values
 from policies.domains import normalize_host, registrable_domain
 
 __all__ = [
+    "Located",
     "Parties",
     "destination",
     "host_and_port",
     "is_third_party",
+    "locate",
     "normalize_host",
     "page_site",
     "pretty_url",
@@ -49,13 +51,22 @@ _SAME_SITE_HINTS = frozenset({"same-origin", "same-site", "none"})
 _PAGE_HEADERS = (b"origin", b"referer", b"sec-fetch-site")
 
 
+_AUTHORITY_VERSIONS = frozenset({b"HTTP/2.0", b"HTTP/3"})
+
+
 def host_and_port(request: http.Request) -> tuple[str, int | None]:
     """``request.pretty_host`` and the port of its Host header / authority (None if it has
     none), the header parsed once per distinct value."""
-    authority = request.host_header
-    if not authority:
+    return _host_and_port(request, header_values(request, b"host")[0])
+
+
+def _host_and_port(request: http.Request, host_header: str) -> tuple[str, int | None]:
+    # As Request.host_header: HTTP/2 and 3 name the host in :authority, HTTP/1 in Host.
+    if request.data.http_version in _AUTHORITY_VERSIONS:
+        host_header = request.authority or host_header
+    if not host_header:
         return request.host, None
-    return _parse_authority(authority)
+    return _parse_authority(host_header)
 
 
 # A browser sends to a few hosts over and over; mitmproxy parses and validates the header on
@@ -166,6 +177,22 @@ class Parties(NamedTuple):
     third_party: bool
 
 
+class Located(NamedTuple):
+    """Where a request goes (:func:`host_and_port`) and who sends it (:func:`request_parties`)."""
+
+    host: str
+    port: int | None
+    parties: Parties
+
+
+def locate(request: http.Request) -> Located:
+    """:func:`host_and_port` and :func:`request_parties` of ``request``, from one pass over its
+    headers (the proxy needs both for every request)."""
+    host_header, origin, referer, fetch_site = header_values(request, b"host", *_PAGE_HEADERS)
+    host, port = _host_and_port(request, host_header)
+    return Located(host, port, _parties(request, host, origin, referer, fetch_site))
+
+
 def request_parties(request: http.Request, host: str | None = None) -> Parties:
     """Site, destination and third-party flag of ``request``.
 
@@ -176,8 +203,16 @@ def request_parties(request: http.Request, host: str | None = None) -> Parties:
     unknown but whose ``Sec-Fetch-Site`` is ``cross-site`` (the browser knows the page and says it
     is another site, e.g. under ``no-referrer``) is third-party too.
     """
-    dest = registrable_domain(host if host is not None else request.pretty_host)
     origin, referer, fetch_site = header_values(request, *_PAGE_HEADERS)
+    return _parties(
+        request, host if host is not None else request.pretty_host, origin, referer, fetch_site
+    )
+
+
+def _parties(
+    request: http.Request, host: str, origin: str, referer: str, fetch_site: str
+) -> Parties:
+    dest = registrable_domain(host)
     site = _page_site(request, origin, referer, fetch_site, dest)
     if site is None:
         return Parties(None, dest, fetch_site.strip().lower() == "cross-site")

@@ -41,7 +41,7 @@ from mitmproxy.log import ALERT
 from addon.alerts import VerdictLog
 from addon.audit import AuditStore, AuditStoreError, FindingOutcome
 from addon.blockpage import BlockedItem, block_response
-from addon.parties import host_and_port, pretty_url, request_parties
+from addon.parties import locate, pretty_url
 from addon.redact import redact_request, redact_websocket_message
 from addon.request_fields import ParseLimits
 from addon.scan import scan_request, scan_websocket_message
@@ -397,8 +397,7 @@ class FormShield:
     def _decide(self, request: http.Request, result: ScanResult) -> Verdict:
         assert self.policies is not None
         policy = self.policies.policy
-        host, port = host_and_port(request)
-        site, destination, third_party = request_parties(request, host)
+        host, port, (site, destination, third_party) = locate(request)
         decisions = [
             policy.decide(
                 site,

@@ -16,10 +16,12 @@ from mitmproxy import http
 from mitmproxy.test import tutils
 
 from addon.parties import (
+    Located,
     Parties,
     destination,
     host_and_port,
     is_third_party,
+    locate,
     normalize_host,
     page_site,
     pretty_url,
@@ -228,6 +230,7 @@ def test_request_parties(host: str, headers: dict[str, str], expected: tuple[Any
     for name, value in headers.items():
         req.headers[name] = value
     assert request_parties(req) == Parties(*expected)
+    assert locate(req) == Located(*host_and_port(req), Parties(*expected))
 
 
 def test_extractor_uses_only_the_bundled_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -300,6 +303,7 @@ def test_request_parties_never_raise(origin: str, referer: str, fetch_site: str)
     assert dest == "shop.cn"
     assert site is None or isinstance(site, str)
     assert third is is_third_party(site, dest) or (site is None and third)
+    assert locate(req).parties == (site, dest, third)
 
 
 @pytest.mark.parametrize(
@@ -311,6 +315,7 @@ def test_request_parties_never_raise(origin: str, referer: str, fetch_site: str)
         ("https://shop.example/a", {"Host": "bad host!"}, "HTTP/1.1"),
         ("https://shop.example:444/a/b?q", {}, "HTTP/1.1"),
         ("https://shop.example/a", {}, "HTTP/2.0"),
+        ("https://shop.example/a", {"Host": "other.example:8443"}, "HTTP/2.0"),
         ("http://shop.example/*", {"Host": "shop.example"}, "HTTP/1.1"),
     ],
 )
@@ -323,3 +328,13 @@ def test_host_and_port_and_pretty_url_match_mitmproxy(
         host, port = host_and_port(request)
         assert host == request.pretty_host
         assert pretty_url(request, host, port) == request.pretty_url
+        assert locate(request)[:2] == (host, port)
+
+
+def test_host_and_port_prefers_the_http2_authority_over_host() -> None:
+    request = http.Request.make("GET", "https://shop.example/a", b"", {"Host": "b.example"})
+    request.http_version = "HTTP/2.0"
+    request.authority = "a.example:444"
+    assert host_and_port(request) == ("a.example", 444)
+    assert request.pretty_host == "a.example"
+    assert locate(request)[:2] == ("a.example", 444)

@@ -8,7 +8,7 @@ keep-alive asyncio client:
     without personal data, a few form posts carrying personal data (first and third party);
 (b) ``forms``: only form posts carrying personal data (IDs, phones, cards; first and third party).
 
-Configurations: ``bare`` (mitmdump with only the test routing addon), ``formshield`` (plus the
+Configurations: ``bare`` (mitmdump alone), ``formshield`` (mitmdump with the
 formshield addon on the bundled default policy, audit store on) and, unless ``--no-naive``,
 ``naive-presidio``: an addon that calls Presidio's ``AnalyzerEngine`` per request, the anchor
 the issue names. Prints requests/s, p50/p99 latency, and the ratio to bare mitmdump.
@@ -21,12 +21,15 @@ got, not what the addon adds to a request. So added latency is also measured in 
 is sent at its scheduled time and timed from it, so a proxy that falls behind still pays for
 its queue.
 
-All proxies run for the whole benchmark and the runs are interleaved: ``--rounds`` (3) rounds,
-each running every load on every configuration; each round gives a ratio to bare mitmdump from
-runs made close together, and the targets are judged on the median of those ratios (this
-machine's speed drifts by tens of percent within minutes).
+How, on a machine whose speed drifts by tens of percent within seconds: all proxies run for
+the whole benchmark, each client keeps its keep-alive connections open from run to run (as a
+browser does), and the runs are short and interleaved: ``--rounds`` (20) rounds, each running
+every load on every configuration for ``--slice`` (1) second, the configurations in rotating
+order, then the paced runs likewise. A ratio to bare mitmdump is taken over all rounds (total
+requests over total time, each side); the median and quartiles of the per-round ratios show
+how much a single short run would have swung.
 
-Usage: ``.venv/bin/python scripts/bench_proxy.py [--seconds 5] [--rounds 3] [--concurrency 8]``
+Usage: ``.venv/bin/python scripts/bench_proxy.py [--rounds 20] [--slice 1] [--no-naive]``
 """
 
 from __future__ import annotations
@@ -194,6 +197,13 @@ class Result:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
+    def add(self, other: Result) -> None:
+        self.requests += other.requests
+        self.seconds += other.seconds
+        self.latencies += other.latencies
+        for status, n in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + n
+
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
@@ -207,33 +217,43 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def drive(
-    port: int,
-    requests: list[bytes],
-    seconds: float,
-    concurrency: int,
-    rate: float | None = None,
-) -> Result:
-    """Send ``requests`` (in turn) over ``concurrency`` keep-alive connections for ``seconds``.
+class Client:
+    """``concurrency`` keep-alive connections to one proxy, kept open from run to run (as a
+    browser keeps its connections), each sending its share of ``requests`` in turn."""
 
-    Without ``rate`` each connection sends its next request as soon as the answer to the last
-    one is in (throughput), latency timed from the send. With ``rate``: that many requests per
-    second in all, each connection its share on a fixed schedule, latency timed from each
-    request's scheduled time, so a proxy that falls behind pays for its queue (no coordinated
-    omission)."""
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    interval = concurrency / rate if rate else 0.0
-    began = time.perf_counter()
-    deadline = began + seconds
-    counter = 0
+    def __init__(self, port: int, requests: list[bytes], concurrency: int) -> None:
+        self.port = port
+        self.requests = requests
+        self.concurrency = concurrency
+        self.connections: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.next = list(range(concurrency))  # per connection: index of its next request
 
-    async def worker(offset: int) -> None:
-        nonlocal counter
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        i = offset
-        due = began + offset * interval / concurrency
-        try:
+    async def open(self) -> None:
+        for _ in range(self.concurrency):
+            self.connections.append(await asyncio.open_connection("127.0.0.1", self.port))
+
+    def close(self) -> None:
+        for _, writer in self.connections:
+            writer.close()
+
+    async def run(self, seconds: float, rate: float | None = None) -> Result:
+        """Send requests for ``seconds``.
+
+        Without ``rate`` each connection sends its next request as soon as the answer to the
+        last one is in (throughput), latency timed from the send. With ``rate``: that many
+        requests per second in all, each connection its share on a fixed schedule, latency
+        timed from each request's scheduled time, so a proxy that falls behind pays for its
+        queue (no coordinated omission)."""
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        n = self.concurrency
+        interval = n / rate if rate else 0.0
+        began = time.perf_counter()
+        deadline = began + seconds
+
+        async def worker(k: int) -> None:
+            reader, writer = self.connections[k]
+            due = began + k * interval / n
             while (due if rate else time.perf_counter()) < deadline:
                 if rate:
                     delay = due - time.perf_counter()
@@ -243,33 +263,63 @@ async def drive(
                     due += interval
                 else:
                     start = time.perf_counter()
-                writer.write(requests[i % len(requests)])
-                i += concurrency
+                writer.write(self.requests[self.next[k] % len(self.requests)])
+                self.next[k] += n
                 status = await _read_response(reader)
                 latencies.append(time.perf_counter() - start)
                 statuses[status] = statuses.get(status, 0) + 1
-                counter += 1
-        finally:
-            writer.close()
 
-    await asyncio.gather(*(worker(k) for k in range(concurrency)))
-    return Result(counter, time.perf_counter() - began, latencies, statuses)
+        await asyncio.gather(*(worker(k) for k in range(n)))
+        return Result(len(latencies), time.perf_counter() - began, latencies, statuses)
 
 
-def run_load(
-    port: int, requests: list[bytes], seconds: float, concurrency: int, *, warm_up: bool = True
-) -> Result:
-    if warm_up:  # connections, the addon's first-use caches, Python's own
-        asyncio.run(drive(port, requests, min(2.0, seconds / 3), concurrency))
-    return asyncio.run(drive(port, requests, seconds, concurrency))
+def _measure(
+    clients: dict[tuple[str, str], Client],
+    configs: list[str],
+    loads: list[str],
+    args: argparse.Namespace,
+) -> tuple[dict[tuple[str, str], list[Result]], dict[tuple[str, str], Result]]:
+    """Run the interleaved rounds: per round, every load on every config for ``args.slice``
+    seconds at full speed, then (``args.rate``) paced on bare and formshield."""
+
+    async def go() -> tuple[dict[tuple[str, str], list[Result]], dict[tuple[str, str], Result]]:
+        for client in clients.values():
+            await client.open()
+        for client in clients.values():  # warm-up: connections, caches, the addon's first use
+            await client.run(args.warm_up)
+        runs: dict[tuple[str, str], list[Result]] = {key: [] for key in clients}
+        paced: dict[tuple[str, str], Result] = {}
+        for round_no in range(args.rounds):
+            # Rotate which config goes first, so none always runs right after another.
+            order = configs[round_no % len(configs) :] + configs[: round_no % len(configs)]
+            for load in loads:
+                for config in order:
+                    runs[(config, load)].append(await clients[(config, load)].run(args.slice))
+                if args.rate:
+                    for config in order:
+                        if config != "naive-presidio":
+                            r = await clients[(config, load)].run(args.slice, rate=args.rate)
+                            paced.setdefault((config, load), Result(0, 0.0, [], {})).add(r)
+            done = {key: rs[-1] for key, rs in runs.items()}
+            print(f"  round {round_no + 1}/{args.rounds}: "
+                  + "  ".join(f"{c}/{lo} {r.rps:.0f}" for (c, lo), r in done.items()),
+                  file=sys.stderr, flush=True)  # fmt: skip
+        for client in clients.values():
+            client.close()
+        return runs, paced
+
+    return asyncio.run(go())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per run")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="interleaved rounds of every config and load"
+        "--rounds", type=int, default=20, help="interleaved rounds of every config and load"
     )
+    parser.add_argument(
+        "--slice", type=float, default=1.0, help="seconds per config and load in each round"
+    )
+    parser.add_argument("--warm-up", type=float, default=2.0, help="seconds of warm-up per client")
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive client connections")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive Presidio anchor")
     parser.add_argument(
@@ -289,40 +339,24 @@ def main(argv: list[str] | None = None) -> int:
     }
     configs = ["bare", "formshield"] + ([] if args.no_naive else ["naive-presidio"])
     upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM_CODE, str(upstream_port)])
-    runs: dict[tuple[str, str], list[Result]] = {}
-    paced: dict[tuple[str, str], Result] = {}
     procs: list[subprocess.Popen[bytes]] = []
     try:
         wait_listening(upstream_port, upstream, "upstream")
         with tempfile.TemporaryDirectory() as tmp:
-            # Every proxy runs for the whole benchmark (idle ones cost nothing), and the runs
-            # are interleaved round by round: on a machine whose speed drifts, each ratio
-            # compares runs made minutes, not a minute, apart.
+            # Every proxy runs for the whole benchmark (idle ones cost nothing) and the runs
+            # are short and interleaved: this machine's speed drifts by tens of percent within
+            # seconds, so a ratio is only fair between runs made seconds apart, and only
+            # steady when taken over many of them.
             ports = {}
             for config in configs:
                 proc, ports[config] = start_mitmdump(config, Path(tmp))
                 procs.append(proc)
-            for round_no in range(args.rounds):
-                for load, reqs in loads.items():
-                    for config in configs:
-                        r = run_load(ports[config], reqs, args.seconds, args.concurrency,
-                                     warm_up=round_no == 0)  # fmt: skip
-                        runs.setdefault((config, load), []).append(r)
-                        print(f"  round {round_no + 1} {config:15} {load:9} {r.rps:8.0f} req/s  "
-                              f"p50 {r.pct(0.5):6.2f} ms  p99 {r.pct(0.99):6.2f} ms  "
-                              f"statuses {dict(sorted(r.statuses.items()))}",
-                              file=sys.stderr, flush=True)  # fmt: skip
-            if args.rate:
-                for load, reqs in loads.items():
-                    for config in ("bare", "formshield"):
-                        # 3x as long as a throughput run: p99 from ~1,500 requests
-                        paced[(config, load)] = p = asyncio.run(
-                            drive(ports[config], reqs, 3 * args.seconds, args.concurrency,
-                                  rate=args.rate)
-                        )  # fmt: skip
-                        print(f"  paced {args.rate:g}/s {config:15} {load:9} "
-                              f"p50 {p.pct(0.5):6.2f} ms  p99 {p.pct(0.99):6.2f} ms",
-                              file=sys.stderr, flush=True)  # fmt: skip
+            clients = {
+                (config, load): Client(ports[config], reqs, args.concurrency)
+                for config in configs
+                for load, reqs in loads.items()
+            }
+            runs, paced = _measure(clients, configs, list(loads), args)
     finally:
         for proc in procs:
             proc.terminate()
@@ -330,36 +364,52 @@ def main(argv: list[str] | None = None) -> int:
         upstream.terminate()
         upstream.wait(10)
 
-    def ratios(config: str, load: str) -> list[float]:
-        """Per round: the config's throughput over bare mitmdump's in the same round."""
+    def total(config: str, load: str) -> Result:
+        pooled = Result(0, 0.0, [], {})
+        for r in runs[(config, load)]:
+            pooled.add(r)
+        return pooled
+
+    def ratio(config: str, load: str) -> float:
+        """The config's throughput over bare mitmdump's, over the same interleaved rounds."""
+        return total(config, load).rps / total("bare", load).rps
+
+    def round_ratios(config: str, load: str) -> list[float]:
         return [
             r.rps / b.rps for r, b in zip(runs[(config, load)], runs[("bare", load)], strict=True)
         ]
 
     print(f"\nProxy benchmark: {args.concurrency} keep-alive connections, {args.rounds} rounds "
-          f"of {args.seconds:g} s per config and load, interleaved, 127.0.0.1, "
+          f"of {args.slice:g} s per config and load, interleaved, 127.0.0.1, "
           f"{os.cpu_count()} cores")  # fmt: skip
-    print(f"{'config':15} {'load':9} {'req/s':>8} {'x bare':>7} {'rounds x bare':>22} "
-          f"{'p50 ms':>7} {'p99 ms':>7}")  # fmt: skip
-    for (config, load), rs in runs.items():
-        pooled = Result(0, 1.0, [x for r in rs for x in r.latencies], {})
-        each = ratios(config, load)
-        print(f"{config:15} {load:9} {statistics.median(r.rps for r in rs):8.0f} "
-              f"{statistics.median(each):7.2f} {' '.join(f'{x:.2f}' for x in each):>22} "
-              f"{pooled.pct(0.5):7.2f} {pooled.pct(0.99):7.2f}")  # fmt: skip
+    print(f"{'config':15} {'load':9} {'req/s':>8} {'x bare':>7} {'rounds: median':>15} "
+          f"{'quartiles':>11} {'p50 ms':>7} {'p99 ms':>7}  statuses")  # fmt: skip
+    for config, load in runs:
+        pooled = total(config, load)
+        each = sorted(round_ratios(config, load))
+        q1, q3 = each[len(each) // 4], each[(3 * len(each)) // 4]
+        print(f"{config:15} {load:9} {pooled.rps:8.0f} {ratio(config, load):7.2f} "
+              f"{statistics.median(each):15.2f} {q1:5.2f}-{q3:4.2f} "
+              f"{pooled.pct(0.5):7.2f} {pooled.pct(0.99):7.2f}  "
+              f"{dict(sorted(pooled.statuses.items()))}")  # fmt: skip
     if paced:
-        print(f"\nLatency at a fixed {args.rate:g} requests/s (below capacity: no queue), "
-              "measured from each request's scheduled send time")  # fmt: skip
+        print(
+            f"\nLatency at a fixed {args.rate:g} requests/s (below capacity: no queue), "
+            "measured from each request's scheduled send time, same interleaved rounds"
+        )
         print(f"{'config':15} {'load':9} {'p50 ms':>7} {'p99 ms':>7} {'+p50 ms':>8} {'+p99 ms':>8}")
         for (config, load), p in paced.items():
             b50, b99 = paced[("bare", load)].pct(0.5), paced[("bare", load)].pct(0.99)
             print(f"{config:15} {load:9} {p.pct(0.5):7.2f} {p.pct(0.99):7.2f} "
                   f"{p.pct(0.5) - b50:8.2f} {p.pct(0.99) - b99:8.2f}")  # fmt: skip
-    fs_a = statistics.median(ratios("formshield", "browsing"))
-    fs_b = statistics.median(ratios("formshield", "forms"))
-    print(f"\ntargets (median of the rounds' ratios): "
-          f"browsing >= 0.90x: {fs_a:.2f}x {'OK' if fs_a >= 0.9 else 'MISSED'}; "
-          f"forms >= 0.80x: {fs_b:.2f}x {'OK' if fs_b >= 0.8 else 'MISSED'}")  # fmt: skip
+    fs_a, fs_b = ratio("formshield", "browsing"), ratio("formshield", "forms")
+    print(f"\ntargets (throughput over all rounds, x bare): "
+          f"browsing >= 0.90x: {fs_a:.3f}x {'OK' if fs_a >= 0.9 else 'MISSED'}; "
+          f"forms >= 0.80x: {fs_b:.3f}x {'OK' if fs_b >= 0.8 else 'MISSED'}")  # fmt: skip
+    if not args.no_naive:
+        print(f"naive Presidio addon (the anchor): browsing "
+              f"{ratio('naive-presidio', 'browsing'):.2f}x, forms "
+              f"{ratio('naive-presidio', 'forms'):.2f}x")  # fmt: skip
     if paced:
         added = max(
             paced[("formshield", load)].pct(0.99) - paced[("bare", load)].pct(0.99)

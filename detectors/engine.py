@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Collection, Iterable, Sequence, Sized
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
@@ -256,7 +256,8 @@ class Scanner:
         The cyclic garbage collector is paused while a big list of fields is scanned (see
         :mod:`detectors.gc_pause`).
         """
-        if isinstance(fields, Sized) and len(fields) >= _GC_PAUSE_FIELDS:
+        # list first: it answers at once, before the (slow) check against the Sized ABC.
+        if isinstance(fields, (list, Sized)) and len(fields) >= _GC_PAUSE_FIELDS:
             with paused_gc():
                 return self._scan_all(fields)
         return self._scan_all(fields)  # no context manager for small requests (~2 us)
@@ -592,7 +593,8 @@ def _matches(route: _Route, text: str, normal: str) -> list[tuple[int, int, floa
     """``(start, end, score, entity, context already applied)`` of one recognizer on a text
     (``normal`` is its half-width form, which formshield's recognizers read)."""
     recognizer = route.recognizer
-    if isinstance(recognizer, CnPatternRecognizer):
+    if route.native:  # isinstance(recognizer, CnPatternRecognizer), decided once (an ABC check)
+        recognizer = cast("CnPatternRecognizer", recognizer)
         entity = route.entities[0]
         return [
             (start, end, score, entity, False) for start, end, score, _ in recognizer.find(normal)

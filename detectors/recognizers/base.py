@@ -69,6 +69,8 @@ def to_halfwidth(text: str) -> str:
 
 def digits_only(text: str) -> str:
     """Return the ASCII digits of ``text`` (after :func:`to_halfwidth`), in order."""
+    if text.isascii() and text.isdigit():  # most candidates: nothing to drop
+        return text
     return "".join(ch for ch in text if "0" <= ch <= "9")
 
 

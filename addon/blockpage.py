@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from mitmproxy import http
 
+from addon.header_values import header_values
+
 RULE_HEADER = "X-Formshield-Rule"
 ACTION_HEADER = "X-Formshield-Action"
 BLOCK_STATUS = 403
@@ -39,10 +41,9 @@ def is_navigation(request: http.Request) -> bool:
     Sec-Fetch-Mode is authoritative where browsers send it; otherwise an Accept header that
     prefers HTML means a navigation.
     """
-    mode: str = request.headers.get("sec-fetch-mode", "")
+    mode, accept = header_values(request, b"sec-fetch-mode", b"accept")
     if mode:
         return mode.lower() == "navigate"
-    accept: str = request.headers.get("accept", "")
     return "text/html" in accept.lower()
 
 

@@ -78,11 +78,28 @@ def _parse_authority(authority: str) -> tuple[str, int | None]:
 
 def pretty_url(request: http.Request, host: str, port: int | None) -> str:
     """``request.pretty_url`` from :func:`host_and_port`'s result (without parsing again)."""
-    if request.first_line_format == "authority" or not request.host_header:
+    if request.first_line_format == "authority" or not _names_host(request):
         return request.pretty_url
-    port = port or mitmproxy_url.default_port(request.scheme) or 443
-    path = request.path if request.path != "*" else ""
-    return mitmproxy_url.unparse(request.scheme, host, port, path)
+    scheme = request.scheme
+    default = _DEFAULT_PORTS.get(scheme)
+    port = port or default or 443
+    path = request.path
+    # mitmproxy.net.http.url.unparse, inlined: the audit needs this URL for every verdict.
+    authority = host if port == default else f"{host}:{port}"
+    return f"{scheme}://{authority}{path if path != '*' else ''}"
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _names_host(request: http.Request) -> bool:
+    """``bool(request.host_header)`` without Headers.get's machinery (~2 us)."""
+    if request.data.http_version in _AUTHORITY_VERSIONS and request.data.authority:
+        return True
+    for name, value in request.headers.fields:  # noqa: SIM110 (a loop: no generator frame)
+        if value and name.lower() == b"host":
+            return True
+    return False
 
 
 # An Origin, or a Referer trimmed to one: a page sends many requests with the same one.

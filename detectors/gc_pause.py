@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 __all__ = ["paused_gc"]
 
@@ -36,26 +34,36 @@ class _State:
 _STATE = _State()
 
 
-@contextmanager
-def paused_gc(pause: bool = True) -> Iterator[None]:
+class paused_gc:  # lower case: used like the function it was, ``with paused_gc():``
     """Run the block with the cyclic collector off when ``pause`` is true.
 
     If the collector was already disabled by someone else it stays as it is, before and after.
     Overlapping pauses (threads, nesting) keep it off until the last one ends.
+
+    A class rather than a ``@contextmanager`` generator: every JSON body is walked inside one,
+    and the generator machinery cost a small request ~3 us of its ~40.
     """
-    if not pause:
-        yield
-        return
-    state = _STATE
-    with state.lock:
-        if state.depth == 0:
-            state.owned = gc.isenabled()
-            if state.owned:
-                gc.disable()
-        state.depth += 1
-    try:
-        yield
-    finally:
+
+    __slots__ = ("_pause",)
+
+    def __init__(self, pause: bool = True) -> None:
+        self._pause = pause
+
+    def __enter__(self) -> None:
+        if not self._pause:
+            return
+        state = _STATE
+        with state.lock:
+            if state.depth == 0:
+                state.owned = gc.isenabled()
+                if state.owned:
+                    gc.disable()
+            state.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._pause:
+            return
+        state = _STATE
         with state.lock:
             state.depth -= 1
             if state.depth == 0 and state.owned:

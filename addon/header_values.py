@@ -21,20 +21,17 @@ def header_values(request: http.Request, *names: bytes) -> tuple[str, ...]:
     ``header_values(r, b"origin", b"referer")`` equals
     ``(r.headers.get("origin", ""), r.headers.get("referer", ""))``.
     """
-    found: list[list[bytes] | None] = [None] * len(names)
+    found: list[str] = [""] * len(names)
+    seen: set[int] = set()
     for raw_name, raw_value in request.headers.fields:
         name = raw_name.lower()
         if name not in names:
             continue
         index = names.index(name)
-        values = found[index]
-        if values is None:
-            found[index] = [raw_value]
+        value = raw_value.decode("utf-8", "surrogateescape")
+        if index in seen:
+            found[index] += ", " + value
         else:
-            values.append(raw_value)
-    return tuple(
-        ""
-        if values is None
-        else ", ".join(value.decode("utf-8", "surrogateescape") for value in values)
-        for values in found
-    )
+            found[index] = value
+            seen.add(index)
+    return tuple(found)

@@ -289,7 +289,11 @@ class AuditStore(AuditQueries):
         self._prune_interval = prune_interval
         self._closed = False
         self._read_lock = threading.Lock()
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, queue_size))
+        # SimpleQueue (C): a put costs ~0.1 us against ~1.3 us for queue.Queue's locks and
+        # conditions, on the proxy's event loop for every audited verdict. Its bound is kept by
+        # _put, for records only (flush, prune and close always get through).
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._queue_size = max(1, queue_size)
         self.written = 0  # verdicts + decisions committed
         self.dropped = 0  # refused because the queue was full
         self.lost = 0  # failed to commit (logged)
@@ -455,9 +459,9 @@ class AuditStore(AuditQueries):
         return self._fingerprint
 
     def _put(self, item: object) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
+        if self._queue.qsize() < self._queue_size:
+            self._queue.put(item)
+        else:
             # The proxy must not stall on a slow disk: count and report the loss instead.
             with self._drop_lock:
                 self.dropped += 1

@@ -516,13 +516,16 @@ def decode_pairs(raw: list[tuple[bytes, bytes | None]], charset: str | None = No
     ``lossy``.
     """
     if charset is None:
-        charset = "utf-8"
-        for name, value in raw:
-            if not (name.isascii() and (value is None or value.isascii())) and not (
-                _strict_ok(name, "utf-8") and (value is None or _strict_ok(value, "utf-8"))
-            ):
-                charset = "gb18030"
-                break
+        # Strict UTF-8 for all, decoded once (the usual answer); at the first failure, GB18030.
+        decoded: list[tuple[str, str | None]] = []
+        append = decoded.append
+        try:
+            for name, value in raw:
+                append((name.decode("utf-8"), None if value is None else value.decode("utf-8")))
+        except UnicodeDecodeError:
+            charset = "gb18030"
+        else:
+            return DecodedPairs(decoded, "utf-8", False)
     lossy = False
     pairs: list[tuple[str, str | None]] = []
     for name, value in raw:

@@ -207,6 +207,8 @@ def test_form_in_value_written_by_hand_keeps_plus() -> None:
     [
         # all UTF-8
         ([(b"n", "张三".encode())], None, "utf-8", ["张三"], False),
+        # a genuine U+FFFD is text, not a decoding loss; a name without a value stays None
+        ([(b"n", "a\ufffdb".encode()), (b"flag", None)], None, "utf-8", ["a\ufffdb", None], False),
         # GBK: decided once for all values, including ones that alone would be valid UTF-8
         (
             [(b"a", "张三".encode("gbk")), (b"b", b"\xc3\xa9")],

@@ -26,8 +26,9 @@ the whole benchmark, each client keeps its keep-alive connections open from run 
 browser does), and the runs are short and interleaved: ``--rounds`` (20) rounds, each running
 every load on every configuration for ``--slice`` (1) second, the configurations in rotating
 order, then the paced runs likewise. A ratio to bare mitmdump is taken over all rounds (total
-requests over total time, each side); the median and quartiles of the per-round ratios show
-how much a single short run would have swung.
+requests over total time, each side), with a 95% bootstrap interval over the rounds; the
+median and quartiles of the per-round ratios show how much a single short run would swing.
+When a target lies inside the interval, this run cannot tell; run more ``--rounds``.
 
 Usage: ``.venv/bin/python scripts/bench_proxy.py [--rounds 20] [--slice 1] [--no-naive]``
 """
@@ -374,6 +375,22 @@ def main(argv: list[str] | None = None) -> int:
         """The config's throughput over bare mitmdump's, over the same interleaved rounds."""
         return total(config, load).rps / total("bare", load).rps
 
+    def interval(config: str, load: str, draws: int = 2000) -> tuple[float, float]:
+        """95% bootstrap interval of :func:`ratio`: rounds resampled with replacement (a
+        round's runs stay paired), the ratio of totals recomputed each time."""
+        pairs = [
+            (r.requests, r.seconds, b.requests, b.seconds)
+            for r, b in zip(runs[(config, load)], runs[("bare", load)], strict=True)
+        ]
+        rng = random.Random(1)
+        stats = []
+        for _ in range(draws):
+            sample = rng.choices(pairs, k=len(pairs))
+            n, t, bn, bt = (sum(col) for col in zip(*sample, strict=True))
+            stats.append((n / t) / (bn / bt))
+        stats.sort()
+        return stats[int(0.025 * draws)], stats[int(0.975 * draws) - 1]
+
     def round_ratios(config: str, load: str) -> list[float]:
         return [
             r.rps / b.rps for r, b in zip(runs[(config, load)], runs[("bare", load)], strict=True)
@@ -382,14 +399,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nProxy benchmark: {args.concurrency} keep-alive connections, {args.rounds} rounds "
           f"of {args.slice:g} s per config and load, interleaved, 127.0.0.1, "
           f"{os.cpu_count()} cores")  # fmt: skip
-    print(f"{'config':15} {'load':9} {'req/s':>8} {'x bare':>7} {'rounds: median':>15} "
-          f"{'quartiles':>11} {'p50 ms':>7} {'p99 ms':>7}  statuses")  # fmt: skip
+    print(f"{'config':15} {'load':9} {'req/s':>8} {'x bare':>7} {'95% interval':>13} "
+          f"{'rounds: median':>15} {'quartiles':>11} {'p50 ms':>7} {'p99 ms':>7}  "
+          "statuses")  # fmt: skip
     for config, load in runs:
         pooled = total(config, load)
         each = sorted(round_ratios(config, load))
         q1, q3 = each[len(each) // 4], each[(3 * len(each)) // 4]
+        lo, hi = interval(config, load)
         print(f"{config:15} {load:9} {pooled.rps:8.0f} {ratio(config, load):7.2f} "
-              f"{statistics.median(each):15.2f} {q1:5.2f}-{q3:4.2f} "
+              f"{lo:6.2f}-{hi:4.2f}  {statistics.median(each):15.2f} {q1:5.2f}-{q3:4.2f} "
               f"{pooled.pct(0.5):7.2f} {pooled.pct(0.99):7.2f}  "
               f"{dict(sorted(pooled.statuses.items()))}")  # fmt: skip
     if paced:
@@ -403,9 +422,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{config:15} {load:9} {p.pct(0.5):7.2f} {p.pct(0.99):7.2f} "
                   f"{p.pct(0.5) - b50:8.2f} {p.pct(0.99) - b99:8.2f}")  # fmt: skip
     fs_a, fs_b = ratio("formshield", "browsing"), ratio("formshield", "forms")
-    print(f"\ntargets (throughput over all rounds, x bare): "
-          f"browsing >= 0.90x: {fs_a:.3f}x {'OK' if fs_a >= 0.9 else 'MISSED'}; "
-          f"forms >= 0.80x: {fs_b:.3f}x {'OK' if fs_b >= 0.8 else 'MISSED'}")  # fmt: skip
+    (a_lo, a_hi), (b_lo, b_hi) = interval("formshield", "browsing"), interval("formshield", "forms")
+    print(f"\ntargets (throughput over all rounds, x bare; 95% interval): "
+          f"browsing >= 0.90x: {fs_a:.3f}x ({a_lo:.2f}-{a_hi:.2f}) "
+          f"{'OK' if fs_a >= 0.9 else 'MISSED'}; "
+          f"forms >= 0.80x: {fs_b:.3f}x ({b_lo:.2f}-{b_hi:.2f}) "
+          f"{'OK' if fs_b >= 0.8 else 'MISSED'}")  # fmt: skip
     if not args.no_naive:
         print(f"naive Presidio addon (the anchor): browsing "
               f"{ratio('naive-presidio', 'browsing'):.2f}x, forms "

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from mitmproxy import http
 
+from addon import request_fields
 from addon.request_fields import (
     FILENAME,
     ParsedRequest,
@@ -230,6 +231,20 @@ def test_referer_query_cookie_and_custom_headers() -> None:
     paths = {f.location: (f.source, f.path) for f in parsed.fields}
     assert paths["header.referer.query.phone"] == ("header", ("referer", 0, URL_QUERY, "phone", 0))
     assert paths["cookie.last"] == ("cookie", ("last", 0))
+
+
+def test_header_names_are_remembered_only_when_safe() -> None:
+    """Scanned header names are cached across requests; one that may hold data never is."""
+    unsafe = f"X-Tel-{PHONE}"
+    for _ in range(2):  # the second request reads the names from the cache
+        parsed = parse_request(req(headers={"X-Trace": "t1", unsafe: "v", "Accept": "*/*"}))
+        assert by_location(parsed) == {
+            "header.x-trace": "t1",
+            "header.<key>": "v",
+        }
+    assert request_fields._HEADER_NAMES[b"X-Trace"] == "x-trace"
+    assert request_fields._HEADER_NAMES[b"Accept"] == ""  # a protocol header: skipped
+    assert unsafe.encode() not in request_fields._HEADER_NAMES
 
 
 # --- JSON, GraphQL, NDJSON ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from detectors import structure
 from detectors.model import Field, PathStep, ScanIssue
 from detectors.structure import (
     FORM_IN_VALUE,
@@ -23,6 +24,7 @@ from detectors.structure import (
     json_fields,
     key_is_safe,
     key_label,
+    safe_key_label,
     split_urlencoded,
     urlencoded_fields,
 )
@@ -164,8 +166,20 @@ def test_json_fields_time_grows_linearly() -> None:
     ],
 )
 def test_key_safety(key: str, safe: bool, label: str) -> None:
-    assert key_is_safe(key) is safe
-    assert key_label(key) == label
+    for _ in range(2):  # the second time from the cache of safe labels
+        assert key_is_safe(key) is safe
+        assert key_label(key) == label
+        assert safe_key_label(key) == (label if safe else None)
+    # A name that may hold personal data is never remembered.
+    assert (key in structure._SAFE_LABELS) is safe
+
+
+@given(st.text(max_size=70))
+def test_safe_key_label_is_key_label_of_safe_keys(key: str) -> None:
+    expected = (key or '""') if key_is_safe(key) else None
+    assert safe_key_label(key) == expected
+    assert safe_key_label(key) == expected  # cached or not, the same answer
+    assert key_label(key) == (expected or "<key>")
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,10 @@ TEXT = ("姓名=" + NAME + "&tel=13800001111\n").encode() * 200
 def test_parse_content_type(header: str | None, mime: str, params: dict[str, str]) -> None:
     ct = parse_content_type(header)
     assert (ct.mime, ct.params) == (mime, params)
+    # Cached and shared: the second parse is the same object, and nobody can change it.
+    assert parse_content_type(header) is ct
+    with pytest.raises(TypeError):
+        ct.params["charset"] = "x"  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

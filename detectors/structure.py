@@ -32,7 +32,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-from detectors.decoders import percent_decode_bytes, unescape_numeric_refs
+from detectors.decoders import (
+    PERCENT_BYTE,
+    PLUS_BYTE,
+    percent_decode_bytes,
+    unescape_numeric_refs,
+)
 from detectors.gc_pause import paused_gc
 from detectors.model import Field, PathStep, ScanIssue
 
@@ -465,12 +470,6 @@ class DecodedPairs:
     lossy: bool
 
 
-# Byte values, not one-byte strings: ``b"%" in data`` first tries the needle as an integer and
-# builds (then clears) a TypeError, ~10x the cost of ``0x25 in data``; same answer.
-_PERCENT = ord("%")
-_PLUS = ord("+")
-
-
 def form_plus_is_space(data: str | bytes) -> bool:
     """Is ``+`` a space (the form rule) in the urlencoded ``data``? Only in data an encoder
     produced: encoders (browsers, URLSearchParams, urlencode) percent-encode every non-ASCII
@@ -495,13 +494,14 @@ def split_urlencoded(
         if not item:
             continue
         name, eq, value = item.partition(b"=")
-        # Most names and many values hold neither "%" nor "+": skip the decoding call.
-        if _PERCENT in name or (plus and _PLUS in name):
+        # Most names and many values hold neither "%" nor "+": skip the decoding call (byte
+        # values as needles, see detectors.decoders.PERCENT_BYTE).
+        if PERCENT_BYTE in name or (plus and PLUS_BYTE in name):
             name = percent_decode_bytes(name, plus_is_space=plus)
         if not eq:
             append((name, None))
             continue
-        if _PERCENT in value or (plus and _PLUS in value):
+        if PERCENT_BYTE in value or (plus and PLUS_BYTE in value):
             value = percent_decode_bytes(value, plus_is_space=plus)
         append((name, value))
     return out

@@ -60,13 +60,19 @@ def host_and_port(request: http.Request) -> tuple[str, int | None]:
     return _host_and_port(request, header_values(request, b"host")[0])
 
 
-def _host_and_port(request: http.Request, host_header: str) -> tuple[str, int | None]:
-    # As Request.host_header: HTTP/2 and 3 name the host in :authority, HTTP/1 in Host.
+def _host_header(request: http.Request, host: str) -> str:
+    """``Request.host_header`` (``""`` for None) given the request's Host header value ``host``:
+    HTTP/2 and 3 name the host in :authority first, HTTP/1 in Host."""
     if request.data.http_version in _AUTHORITY_VERSIONS:
-        host_header = request.authority or host_header
-    if not host_header:
+        return request.authority or host
+    return host
+
+
+def _host_and_port(request: http.Request, host: str) -> tuple[str, int | None]:
+    authority = _host_header(request, host)
+    if not authority:
         return request.host, None
-    return _parse_authority(host_header)
+    return _parse_authority(authority)
 
 
 # A browser sends to a few hosts over and over; mitmproxy parses and validates the header on
@@ -78,7 +84,9 @@ def _parse_authority(authority: str) -> tuple[str, int | None]:
 
 def pretty_url(request: http.Request, host: str, port: int | None) -> str:
     """``request.pretty_url`` from :func:`host_and_port`'s result (without parsing again)."""
-    if request.first_line_format == "authority" or not _names_host(request):
+    if request.first_line_format == "authority" or not _host_header(
+        request, header_values(request, b"host")[0]
+    ):
         return request.pretty_url
     scheme = request.scheme
     default = _DEFAULT_PORTS.get(scheme)
@@ -90,16 +98,6 @@ def pretty_url(request: http.Request, host: str, port: int | None) -> str:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _names_host(request: http.Request) -> bool:
-    """``bool(request.host_header)`` without Headers.get's machinery (~2 us)."""
-    if request.data.http_version in _AUTHORITY_VERSIONS and request.data.authority:
-        return True
-    for name, value in request.headers.fields:  # noqa: SIM110 (a loop: no generator frame)
-        if value and name.lower() == b"host":
-            return True
-    return False
 
 
 # An Origin, or a Referer trimmed to one: a page sends many requests with the same one.

@@ -67,6 +67,7 @@ from detectors.structure import (
     KEY,
     decode_pairs,
     key_is_safe,
+    key_label,
     safe_key_label,
     split_urlencoded,
     urlencoded_fields,
@@ -298,7 +299,7 @@ def _header_fields(headers: Iterable[tuple[bytes, bytes]], out: FieldCollector) 
             continue
         occ = seen.get(name, 0)
         seen[name] = occ + 1
-        loc = f"header.{safe_key_label(name) or '<key>'}" + (f"[{occ}]" if occ else "")
+        loc = f"header.{key_label(name)}" + (f"[{occ}]" if occ else "")
         out.add(Field(loc, value, "header", (name, occ), name))
 
 

@@ -571,7 +571,8 @@ def urlencoded_fields(
         occ = seen.get(name, 0)
         seen[name] = occ + 1
         label = safe_key_label(name)
-        loc = f"{prefix}.{label or '<key>'}[{occ}]" if occ else f"{prefix}.{label or '<key>'}"
+        shown = "<key>" if label is None else label
+        loc = f"{prefix}.{shown}[{occ}]" if occ else f"{prefix}.{shown}"
         fpath = (*path, name, occ)
         if label is None:
             key = unescape_numeric_refs(name) if ncr else name

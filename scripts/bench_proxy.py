@@ -242,33 +242,19 @@ class Client:
         for _, writer in self.connections:
             writer.close()
 
-    async def run(self, seconds: float, rate: float | None = None) -> Result:
-        """Send requests for ``seconds``.
-
-        Without ``rate`` each connection sends its next request as soon as the answer to the
-        last one is in (throughput), latency timed from the send. With ``rate``: that many
-        requests per second in all, each connection its share on a fixed schedule, latency
-        timed from each request's scheduled time, so a proxy that falls behind pays for its
-        queue (no coordinated omission)."""
+    async def run(self, seconds: float) -> Result:
+        """Send requests for ``seconds``, each connection its next one as soon as the answer to
+        the last one is in (throughput), latency timed from the send. Paced runs:
+        :func:`run_paired`."""
         latencies: list[float] = []
         statuses: dict[int, int] = {}
         n = self.concurrency
-        interval = n / rate if rate else 0.0
         began = time.perf_counter()
         deadline = began + seconds
 
         async def worker(k: int) -> None:
             reader, writer = self.connections[k]
-            due = began + k * interval / n
-            while (due if rate else time.perf_counter()) < deadline:
-                if rate:
-                    delay = due - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    start = due
-                    due += interval
-                else:
-                    start = time.perf_counter()
+            while (start := time.perf_counter()) < deadline:
                 writer.write(self.requests[self.next[k] % len(self.requests)])
                 self.next[k] += n
                 status = await _read_response(reader)

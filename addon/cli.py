@@ -194,6 +194,7 @@ def _scan_all(
     import dataclasses
 
     from addon.capture import CapturedRequest, CaptureError
+    from addon.clean_headers import CleanHeaders
     from addon.parties import request_parties
     from addon.scan import scan_request, scan_websocket_message
     from addon.scan_output import RequestContext, safe_url
@@ -204,6 +205,7 @@ def _scan_all(
     done = 0  # bytes of the files already finished
     entry = last_entry_found = -1
     ctx: RequestContext | None = None
+    clean = CleanHeaders()  # a capture repeats its cookies and referers as a browser sends them
     try:
         if progress is not None:
             progress.start()
@@ -214,7 +216,7 @@ def _scan_all(
                     if isinstance(item, CapturedRequest):
                         entry += 1
                         summary.requests += 1
-                        result = scan_request(item.request, scanner)
+                        result = scan_request(item.request, scanner, clean=clean)
                         issues = [*item.issues, *result.issues]
                         site, dest, third = request_parties(item.request)
                         ctx = RequestContext(

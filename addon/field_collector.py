@@ -53,6 +53,10 @@ class ParsedRequest:
     body_format: str | None = None
     body_charset: str | None = None
     content_encodings: tuple[str, ...] = ()
+    header_spans: list[tuple[bytes, int, int]] = field(default_factory=list)
+    """With a :class:`~addon.clean_headers.CleanHeaders`: ``(digest, start, end)`` of each
+    header that was read into ``fields[start:end]`` without an issue. When scanning those
+    fields finds nothing, the digest goes into the table."""
 
 
 _STRUCT_START = frozenset("{[ \t\r\n")
@@ -76,6 +80,20 @@ class FieldCollector:
 
     def issue(self, kind: str, location: str, detail: str) -> None:
         self.issues.append(ScanIssue(kind, location, detail))
+
+    @property
+    def full(self) -> bool:
+        """True once ``max_fields`` was reached: nothing more is added."""
+        return self._full
+
+    def skip(self, fields: int) -> bool:
+        """Count ``fields`` fields known to hold nothing as added, without making them; False
+        (nothing counted) when they would reach ``max_fields``: the caller then adds them,
+        so that the cut and its issue fall where they would without the shortcut."""
+        if self._full or len(self.fields) + self.skipped + fields > self.limits.max_fields:
+            return False
+        self.skipped += fields
+        return True
 
     def add(self, f: Field) -> None:
         """Add a field, or the fields of the structure inside its value."""

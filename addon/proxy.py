@@ -41,6 +41,7 @@ from mitmproxy.log import ALERT
 from addon.alerts import VerdictLog
 from addon.audit import AuditStore, AuditStoreError, FindingOutcome
 from addon.blockpage import BlockedItem, block_response
+from addon.clean_headers import CleanHeaders
 from addon.parties import locate, pretty_url
 from addon.redact import redact_request, redact_websocket_message
 from addon.request_fields import ParseLimits
@@ -144,6 +145,9 @@ class FormShield:
         # Set by the extension backend (addon.extension_api): asks people, watches verdicts.
         self.asker: Asker | None = None
         self.observers: list[VerdictObserver] = []
+        # Headers a browser repeats on every request (Cookie, Referer) are scanned once while
+        # they stay the same (addon.clean_headers).
+        self.clean_headers = CleanHeaders()
         # One line per verdict while they are few; a count when they flood (addon.alerts).
         self.verdict_log = VerdictLog(logger)
 
@@ -213,6 +217,7 @@ class FormShield:
             raise exceptions.OptionsError("formshield_retention_days must be zero or positive")
         if "formshield_max_body" in updated:
             self.limits = ParseLimits(max_decoded_bytes=opts.formshield_max_body)
+            self.clean_headers = CleanHeaders()  # its field counts were made under the old limits
         self._offload = opts.formshield_offload
         self._reload_interval = opts.formshield_reload
         self._simulate = bool(opts.formshield_simulate)
@@ -323,10 +328,13 @@ class FormShield:
             )
         else:
             size = len(request.raw_content or b"")
+            clean = self.clean_headers
             if size >= self._offload:
-                result = await asyncio.to_thread(scan_request, request, self.scanner, self.limits)
+                result = await asyncio.to_thread(
+                    scan_request, request, self.scanner, self.limits, clean=clean
+                )
             else:
-                result = scan_request(request, self.scanner, self.limits)
+                result = scan_request(request, self.scanner, self.limits, clean=clean)
         verdict = self._decide(request, result)
         if verdict.action == "ask" and not verdict.simulate:
             await self._ask(flow, verdict)

@@ -52,12 +52,13 @@ every cut is reported as an issue.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from mitmproxy import http
 
 from addon.bodies import ContentType, decode_content, parse_content_type
 from addon.body_fields import FILENAME, parse_body
+from addon.clean_headers import CleanHeaders
 from addon.field_collector import DEFAULT_LIMITS, FieldCollector, ParsedRequest, ParseLimits
 from addon.header_values import header_values
 from detectors.decoders import decode_bytes_text, percent_decode_bytes
@@ -141,12 +142,14 @@ def parse_request(
     limits: ParseLimits = DEFAULT_LIMITS,
     *,
     gate: ValueGate | None = None,
+    clean: CleanHeaders | None = None,
 ) -> ParsedRequest:
     """Fields of the URL path, query, headers (Referer, Cookie, custom) and body of ``request``.
 
     With a ``gate`` (the scanner's :attr:`~detectors.engine.Scanner.value_gate`), JSON leaves
-    the scanner would find nothing in are left out: the fields are then for scanning only, not
-    a full picture of the request (redaction parses without one).
+    the scanner would find nothing in are left out; with ``clean``, so are the headers found
+    clean before (:mod:`addon.clean_headers`). The fields are then for scanning only, not a
+    full picture of the request (redaction parses without either).
 
     Never raises: anything unexpected is reported as a ``parse_error`` issue and the fields
     read so far are returned.
@@ -158,9 +161,9 @@ def parse_request(
             # A big body becomes tens of thousands of objects: pause the cyclic collector
             # while they are made (see detectors.gc_pause).
             with paused_gc():
-                _read_request(request, out)
+                _read_request(request, out, clean)
         else:
-            _read_request(request, out)
+            _read_request(request, out, clean)
     except Exception as exc:  # a parser bug must not take the flow down; report it instead
         out.issue(
             "parse_error",
@@ -171,13 +174,13 @@ def parse_request(
     return out.result
 
 
-def _read_request(request: http.Request, out: FieldCollector) -> None:
+def _read_request(request: http.Request, out: FieldCollector, clean: CleanHeaders | None) -> None:
     raw_path = request.data.path
     path, _, query = raw_path.partition(b"#")[0].partition(b"?")
     _path_fields(path, out)
     if query:
         _query_fields(query, out)
-    _header_fields(request.headers.fields, out)
+    _header_fields(request.headers.fields, out, clean)
     _request_body(request, out)
 
 
@@ -265,10 +268,18 @@ _HEADER_NAMES: dict[bytes, str] = {}
 _HEADER_NAMES_MAX = 1024
 
 
-def _header_fields(headers: Iterable[tuple[bytes, bytes]], out: FieldCollector) -> None:
-    """Referer (its query is the classic leak), Cookie values and non-protocol headers."""
+def _header_fields(
+    headers: Iterable[tuple[bytes, bytes]], out: FieldCollector, clean: CleanHeaders | None = None
+) -> None:
+    """Referer (its query is the classic leak), Cookie values and non-protocol headers.
+
+    With ``clean``, a header found clean before is counted as skipped (its occurrence numbers
+    still advance, so that the locations of the headers after it do not change), and the
+    others are listed in ``out.result.header_spans``.
+    """
     seen: dict[str, int] = {}
     cookies_seen: dict[str, int] = {}
+    skipped_cookies: list[bytes] = []  # their names are counted only if another Cookie follows
     names = _HEADER_NAMES
     for raw_name, raw_value in headers:
         name = names.get(raw_name)
@@ -280,27 +291,64 @@ def _header_fields(headers: Iterable[tuple[bytes, bytes]], out: FieldCollector) 
                 names[raw_name] = name
         if not name:
             continue
-        value = _header_text(raw_value)
-        if name == "cookie":
-            for item in value.split(";"):
-                cname, eq, cvalue = item.strip().partition("=")
-                if not cname and not cvalue:
-                    continue
-                if not eq:
-                    # "Cookie: token" (no "="): a value without a name, as browsers treat it.
-                    cname, cvalue = "", cname
-                occ = cookies_seen.get(cname, 0)
-                cookies_seen[cname] = occ + 1
-                label = safe_key_label(cname)
-                loc = f"cookie.{label or '<key>'}" + (f"[{occ}]" if occ else "")
-                if label is None:
-                    out.add(Field(loc, cname, "cookie", (cname, occ, KEY)))
-                out.add(Field(loc, cvalue, "cookie", (cname, occ), cname or None))
+        if clean is None:
+            _one_header(name, raw_value, seen, cookies_seen, out)
             continue
-        occ = seen.get(name, 0)
-        seen[name] = occ + 1
-        loc = f"header.{key_label(name)}" + (f"[{occ}]" if occ else "")
-        out.add(Field(loc, value, "header", (name, occ), name))
+        digest = clean.digest(name.encode("latin-1"), raw_value)
+        known = clean.fields(digest)
+        if known is not None and out.skip(known):
+            if name == "cookie":
+                skipped_cookies.append(raw_value)
+            else:
+                seen[name] = seen.get(name, 0) + 1
+            continue
+        if name == "cookie" and skipped_cookies:
+            for skipped in skipped_cookies:
+                for cname, _ in _cookies(_header_text(skipped)):
+                    cookies_seen[cname] = cookies_seen.get(cname, 0) + 1
+            skipped_cookies.clear()
+        start, issues = len(out.fields), len(out.issues)
+        _one_header(name, raw_value, seen, cookies_seen, out)
+        if len(out.issues) == issues and not out.full:  # read whole, not cut at the limit
+            out.result.header_spans.append((digest, start, len(out.fields)))
+
+
+def _one_header(
+    name: str,
+    raw_value: bytes,
+    seen: dict[str, int],
+    cookies_seen: dict[str, int],
+    out: FieldCollector,
+) -> None:
+    """The fields of one header worth scanning (``name`` lower-case); ``seen`` and
+    ``cookies_seen`` count the occurrences of header and cookie names so far."""
+    value = _header_text(raw_value)
+    if name == "cookie":
+        for cname, cvalue in _cookies(value):
+            occ = cookies_seen.get(cname, 0)
+            cookies_seen[cname] = occ + 1
+            label = safe_key_label(cname)
+            loc = f"cookie.{label or '<key>'}" + (f"[{occ}]" if occ else "")
+            if label is None:
+                out.add(Field(loc, cname, "cookie", (cname, occ, KEY)))
+            out.add(Field(loc, cvalue, "cookie", (cname, occ), cname or None))
+        return
+    occ = seen.get(name, 0)
+    seen[name] = occ + 1
+    loc = f"header.{key_label(name)}" + (f"[{occ}]" if occ else "")
+    out.add(Field(loc, value, "header", (name, occ), name))
+
+
+def _cookies(value: str) -> Iterator[tuple[str, str]]:
+    """``(name, value)`` of each cookie in a Cookie header, as sent (RFC 6265 section 5.4)."""
+    for item in value.split(";"):
+        cname, eq, cvalue = item.strip().partition("=")
+        if not cname and not cvalue:
+            continue
+        if not eq:
+            # "Cookie: token" (no "="): a value without a name, as browsers treat it.
+            cname, cvalue = "", cname
+        yield cname, cvalue
 
 
 # --- body ----------------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ import traceback
 
 from mitmproxy import http
 
-from addon.request_fields import ParseLimits, parse_request, parse_websocket_message
+from addon.clean_headers import CleanHeaders
+from addon.request_fields import ParsedRequest, ParseLimits, parse_request, parse_websocket_message
 from detectors.engine import Scanner
-from detectors.model import ScanIssue, ScanResult
+from detectors.model import Finding, ScanIssue, ScanResult
 
 logger = logging.getLogger(__name__)
 
@@ -21,22 +22,53 @@ DEFAULT_LIMITS = ParseLimits()
 
 
 def scan_request(
-    request: http.Request, scanner: Scanner, limits: ParseLimits = DEFAULT_LIMITS
+    request: http.Request,
+    scanner: Scanner,
+    limits: ParseLimits = DEFAULT_LIMITS,
+    *,
+    clean: CleanHeaders | None = None,
 ) -> ScanResult:
     """Return the findings in ``request`` and whatever part of it could not be scanned.
+
+    ``clean`` (the live proxy keeps one) skips the headers found clean in earlier requests and
+    learns the new ones (:mod:`addon.clean_headers`); the findings are the same with or without.
 
     Never raises for bad input: a failure inside parsing or scanning becomes a ``scan_error``
     issue so that the caller applies its policy's failure mode instead of crashing the proxy.
     """
     try:
-        parsed = parse_request(request, limits, gate=scanner.value_gate)
-        findings = scanner.scan_fields(parsed.fields)
+        parsed = parse_request(request, limits, gate=scanner.value_gate, clean=clean)
+        if clean is None or not parsed.header_spans:
+            findings = scanner.scan_fields(parsed.fields)
+        else:
+            findings = _scan_learning(scanner, parsed, clean)
     except Exception as exc:  # the proxy must survive any bug in a parser or recognizer
         _log_failure(exc, f"{request.method} {request.pretty_host}")
         return ScanResult(
             issues=[ScanIssue("scan_error", "request", f"scanner failed: {type(exc).__name__}")]
         )
     return ScanResult(findings=findings, issues=list(parsed.issues))
+
+
+def _scan_learning(scanner: Scanner, parsed: ParsedRequest, clean: CleanHeaders) -> list[Finding]:
+    """Scan ``parsed.fields`` a header span at a time (findings of a field never depend on
+    other fields, so the result is the same as in one go) and enter the spans that hold
+    nothing in ``clean``."""
+    fields = parsed.fields
+    findings: list[Finding] = []
+    done = 0
+    for digest, start, end in parsed.header_spans:
+        if start > done:
+            findings += scanner.scan_fields(fields[done:start])
+        found = scanner.scan_fields(fields[start:end])
+        if found:
+            findings += found
+        else:
+            clean.add(digest, end - start)
+        done = end
+    if done < len(fields):
+        findings += scanner.scan_fields(fields[done:])
+    return findings
 
 
 def scan_websocket_message(

@@ -148,6 +148,27 @@ async def test_redacted_request_carries_no_phone_and_keeps_format(
     assert not [k for k in f.request.headers if k.lower().startswith("x-formshield")]
 
 
+async def test_repeated_headers_are_learnt_but_a_leaking_cookie_is_caught_every_time(
+    addon: tuple[FormShield, taddons.context],
+) -> None:
+    fs, tctx = addon
+    clean_cookie = "_ga=GA1.2.1234567890.1732812345; sid=8f3a9c2e7b1d4f6a9e0c3b5d7f1a2c4e"
+    for _ in range(3):
+        f = flow_for("GET", "http://tracker.example/p.gif", cookie=clean_cookie)
+        await fs.request(f)
+        assert verdict(f).applied == "allow"
+    assert len(fs.clean_headers) == 2  # the Cookie and the Referer
+    for _ in range(3):
+        f = flow_for("GET", "http://tracker.example/p.gif", cookie=f"{clean_cookie}; m={PHONE}")
+        await fs.request(f)
+        assert verdict(f).applied == "redact"
+        assert PHONE not in f.request.headers["cookie"]
+    assert len(fs.clean_headers) == 2
+    # New limits make a new table: its field counts were made under the old ones.
+    tctx.configure(fs, formshield_max_body=4096)
+    assert len(fs.clean_headers) == 0
+
+
 async def test_warn_marks_flow_and_comment_is_masked(
     addon: tuple[FormShield, taddons.context],
 ) -> None:

@@ -19,6 +19,12 @@ One run measures, with ``time.perf_counter`` after a warm-up:
    fastest repetition, which shows how much of a slow median is the machine), ms per MB, and
    linearity (ms/MB of each size relative to 1 MB; roughly flat means linear). Target: 1 MB in
    under 100 ms.
+3. Repeated browser headers (no target; ``--no-headers`` skips it): browsing GETs that carry a
+   browser's Cookie header (trackers' ids and timestamps, a session token) and Referer, scanned
+   without a table of clean headers, with a warm one (the proxy's steady state: a browser sends
+   the same Cookie on every request to a site), and with one while every Cookie is new (the
+   worst case, when the table only costs). Interleaved rounds; µs per request and the ratio
+   of each to the run without a table.
 
 Benchmarks are not tests: nothing here asserts; the summary states which targets were met.
 Numbers depend on the machine (the project's is 2 cores); compare runs on the same machine.
@@ -170,6 +176,69 @@ def bench_sizes(
     return rows
 
 
+BROWSER_COOKIE = (
+    "_ga=GA1.2.1234567890.1732812345; _gid=GA1.2.987654321.1732812345; "
+    "sessionid=8f3a9c2e7b1d4f6a9e0c3b5d7f1a2c4e; csrftoken=Xy7kP2mQ9rT4vW6zA1bC3dE5fG8hJ0kL; "
+    "uid=1029384756; lang=zh-CN; _fbp=fb.1.1732812345678.1234567890; "
+    "Hm_lvt_abc123=1732812345,1732812400; Hm_lpvt_abc123=1732812400; tz=Asia%2FShanghai; "
+    "JSESSIONID=ABCDEF0123456789ABCDEF0123456789; last_visit=2024-11-28T10%3A00%3A00Z"
+)
+
+
+def _browser_gets(n: int, unique_cookies: bool) -> list[http.Request]:
+    """GETs of three sites, each with its Cookie header (the same for every request to the
+    site unless ``unique_cookies``) and its page as Referer."""
+    out = []
+    for i in range(n):
+        site = ("shop.example.cn", "news.example.com", "bank.example.cn")[i % 3]
+        cookie = BROWSER_COOKIE + (f"; _n={i}" if unique_cookies else f"; site={site}")
+        request = http.Request.make("GET", f"https://{site}/item/{i % 50}?page={i % 7}&ts={i}")
+        request.headers = http.Headers(
+            [(b"accept", b"*/*"), (b"referer", f"https://{site}/".encode()),
+             (b"cookie", cookie.encode())]
+        )  # fmt: skip
+        out.append(request)
+    return out
+
+
+def bench_headers(n: int, rounds: int) -> dict[str, Any]:
+    from addon.clean_headers import CleanHeaders
+    from addon.scan import scan_request
+    from detectors.engine import Scanner
+
+    scanner = Scanner()
+    repeated, unique = _browser_gets(n, False), _browser_gets(n, True)
+    warm = CleanHeaders()
+    for r in repeated:
+        scan_request(r, scanner, clean=warm)
+
+    def _scan_with(table: CleanHeaders, requests: list[http.Request]) -> None:
+        for r in requests:  # one table for the pass, as in the proxy
+            scan_request(r, scanner, clean=table)
+
+    runs: dict[str, Callable[[], object]] = {
+        "no table": lambda: [scan_request(r, scanner) for r in repeated],
+        "warm table": lambda: [scan_request(r, scanner, clean=warm) for r in repeated],
+        "no table, new cookies": lambda: [scan_request(r, scanner) for r in unique],
+        "table, new cookies": lambda: _scan_with(CleanHeaders(), unique),
+    }
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    for i in range(rounds):
+        names = list(runs)
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            start = time.perf_counter()
+            runs[name]()
+            times[name].append((time.perf_counter() - start) / n * 1e6)
+    us = {k: statistics.median(v) for k, v in times.items()}
+    return {
+        "requests": n,
+        "rounds": rounds,
+        "us_per_request": us,
+        "warm_vs_none": us["no table"] / us["warm table"],
+        "new_cookies_overhead": us["table, new cookies"] / us["no table, new cookies"],
+    }
+
+
 def summary(req: dict[str, Any], sizes: list[dict[str, Any]]) -> str:
     fs = req["formshield"]
     lines = [f"Per request ({req['requests']} corpus requests, median of passes):"]
@@ -222,6 +291,20 @@ def summary(req: dict[str, Any], sizes: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def headers_summary(h: dict[str, Any]) -> str:
+    us = h["us_per_request"]
+    lines = [
+        f"Repeated browser headers ({h['requests']} GETs with Cookie and Referer, median of "
+        f"{h['rounds']} interleaved rounds):"
+    ]
+    lines += [f"  {name:<22}{value:9.1f} us/request" for name, value in us.items()]
+    lines.append(f"  warm table: {h['warm_vs_none']:.1f}x faster than no table")
+    lines.append(
+        f"  every Cookie new: the table costs {100 * (h['new_cookies_overhead'] - 1):+.1f}%"
+    )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark formshield against vanilla Presidio")
     parser.add_argument("--n", type=int, default=300, help="corpus requests (300)")
@@ -229,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=5, help="passes/repetitions (5)")
     parser.add_argument("--no-baseline", action="store_true", help="skip vanilla Presidio")
     parser.add_argument("--no-sweep", action="store_true", help="skip the JSON size sweep")
+    parser.add_argument(
+        "--no-headers", action="store_true", help="skip the repeated browser headers run"
+    )
     parser.add_argument(
         "--sweep-rounds", type=int, default=15, help="interleaved rounds of the size sweep (15)"
     )
@@ -239,13 +325,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         req = bench_requests(args.n, args.seed, args.reps, not args.no_baseline)
         sizes = [] if args.no_sweep else bench_sizes(args.seed, args.sweep_rounds)
+        headers = None if args.no_headers else bench_headers(600, max(5, args.reps * 2))
     except ImportError as exc:
         print(f"formshield not available: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({"per_request": req, "sizes": sizes}, indent=1))
+        print(json.dumps({"per_request": req, "sizes": sizes, "headers": headers}, indent=1))
     else:
         print(summary(req, sizes))
+        if headers is not None:
+            print()
+            print(headers_summary(headers))
     return 0
 
 

@@ -42,7 +42,7 @@ from addon.alerts import VerdictLog
 from addon.audit import AuditStore, AuditStoreError, FindingOutcome
 from addon.blockpage import BlockedItem, block_response
 from addon.clean_headers import CleanHeaders
-from addon.parties import locate, pretty_url
+from addon.parties import Located, locate, pretty_url
 from addon.redact import redact_request, redact_websocket_message
 from addon.request_fields import ParseLimits
 from addon.scan import scan_request, scan_websocket_message
@@ -67,15 +67,21 @@ def bundled_policy_path() -> Path:
 
 @dataclass(slots=True)
 class Verdict:
-    """What formshield decided for one request or message (kept in ``flow.metadata``)."""
+    """What formshield decided for one request or message (kept in ``flow.metadata``).
+
+    ``where`` is :func:`addon.parties.locate` of the request: its host and port as mitmproxy's
+    ``pretty_host``/``pretty_url`` read them, and its parties (site, destination, third party),
+    also readable as attributes of the verdict. A verdict with nothing found and nothing to
+    report holds the request instead and locates it when first asked: most requests are such,
+    nothing of formshield reads their parties, and locating one costs more than the rest of
+    its verdict. Their parties are then those of the request as it is at that moment.
+    """
 
     action: str
     rule: str
     message: str | None
     simulate: bool
-    site: str | None
-    destination: str
-    third_party: bool
+    where: Located | http.Request = field(repr=False)
     findings: list[Finding] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     issues: list[str] = field(default_factory=list)
@@ -83,10 +89,35 @@ class Verdict:
     fallback: str | None = None  # for `ask`: the action applied when nobody answers
     timeout: float | None = None  # for `ask`: seconds to wait for an answer
     answer: str | None = None  # for `ask`: the action a person chose (None: nobody answered)
-    # The request's host and Host-header port as mitmproxy's pretty_host/pretty_url read them
-    # (addon.parties.host_and_port), kept so the audit URL needs no second parse.
-    host: str = ""
-    port: int | None = None
+
+    def located(self) -> Located:
+        """``where``, located now if it was left for later."""
+        where = self.where
+        if isinstance(where, http.Request):
+            where = self.where = locate(where)
+        return where
+
+    @property
+    def site(self) -> str | None:
+        return self.located().parties.site
+
+    @property
+    def destination(self) -> str:
+        return self.located().parties.destination
+
+    @property
+    def third_party(self) -> bool:
+        return self.located().parties.third_party
+
+    @property
+    def host(self) -> str:
+        """The request's host as ``pretty_host`` reads it (kept for the audit URL)."""
+        return self.located().host
+
+    @property
+    def port(self) -> int | None:
+        """The Host header's port, as ``pretty_url`` reads it (None: the connection's)."""
+        return self.located().port
 
     def summary(self) -> dict[str, Any]:
         """A JSON-safe view with masked values only (for metadata, logs and the extension)."""
@@ -405,7 +436,11 @@ class FormShield:
     def _decide(self, request: http.Request, result: ScanResult) -> Verdict:
         assert self.policies is not None
         policy = self.policies.policy
-        host, port, (site, destination, third_party) = locate(request)
+        if not result.findings and not result.issues:
+            # Nothing for the policy to decide: allow, locating the request only if asked.
+            return Verdict("allow", "", None, self._simulate or policy.simulate, request)
+        where = locate(request)
+        host, _, (site, _, third_party) = where
         decisions = [
             policy.decide(
                 site,
@@ -432,26 +467,18 @@ class FormShield:
                 )
             )
         simulate = self._simulate or policy.simulate
-        if not all_decisions:
-            return Verdict(
-                "allow", "", None, simulate, site, destination, third_party, host=host, port=port
-            )
-        final = combine_decisions(all_decisions)
+        final = combine_decisions(all_decisions)  # one per finding, and one for the issues
         return Verdict(
             action=str(final.action),
             rule=str(final.rule),
             message=final.message,
             simulate=simulate or final.simulate,
-            site=site,
-            destination=destination,
-            third_party=third_party,
+            where=where,
             findings=list(result.findings),
             decisions=decisions,
             issues=issues,
             fallback=str(final.fallback) if final.fallback is not None else None,
             timeout=final.timeout,
-            host=host,
-            port=port,
         )
 
     # --- acting ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow
 
 from addon.blockpage import RULE_HEADER
+from addon.parties import Located, locate
 from addon.proxy import METADATA_KEY, FormShield, Verdict
 from detectors.engine import Scanner
 
@@ -129,6 +130,35 @@ async def test_block_page_for_navigation_and_json_for_fetch(
         {"entity_type": "CN_RESIDENT_ID", "location": "form.idNo", "masked": "110***********002X"}
     ]
     assert ID not in (xhr.response.get_text() or "")
+
+
+async def test_a_clean_verdict_is_located_when_asked(
+    addon: tuple[FormShield, taddons.context],
+) -> None:
+    fs, _ = addon
+    f = flow_for("GET", "http://cdn.tracker.example:8080/p.gif?x=1")
+    await fs.request(f)
+    v = verdict(f)
+    assert (v.action, v.rule, v.findings, v.issues) == ("allow", "", [], [])
+    assert v.where is f.request  # not located yet
+    expected = locate(f.request)
+    assert (v.site, v.destination, v.third_party) == ("shop.test", "tracker.example", True)
+    assert (v.host, v.port) == (expected.host, expected.port)
+    assert v.host == "cdn.tracker.example"
+    assert v.where == expected and isinstance(v.where, Located)
+    assert v.summary()["destination"] == "tracker.example"
+
+
+async def test_a_verdict_with_findings_keeps_the_parties_it_was_decided_on(
+    addon: tuple[FormShield, taddons.context],
+) -> None:
+    fs, _ = addon
+    f = flow_for("POST", "http://tracker.example/c", f"mobile={PHONE}")
+    await fs.request(f)
+    f.request.host = "elsewhere.example"  # e.g. a later addon routing the flow
+    v = verdict(f)
+    assert (v.destination, v.host) == ("tracker.example", "tracker.example")
+    assert v.rule.endswith("(third-party-contact)")
 
 
 async def test_redacted_request_carries_no_phone_and_keeps_format(

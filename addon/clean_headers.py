@@ -14,52 +14,47 @@ field's own name, value and place, never on other fields. So :class:`CleanHeader
 :func:`addon.request_fields.parse_request` then counts those fields as skipped instead of making
 them (see ``ParsedRequest.header_spans`` for how the entries are learnt).
 
-Nothing readable is kept: an entry is a keyed BLAKE2b-128 digest of the name and value (the key
-is random per process), and a header in which anything was found, or that could not be read
-fully, is never entered. Bounded: the table is cleared when full, like the other caches of the
-hot path.
+Only headers in which nothing was found are entered, never one that could not be read fully,
+and only values up to :data:`MAX_VALUE_BYTES`. The entries are the name and raw value
+themselves: in memory only (like the flows mitmproxy holds), never written or logged. A keyed
+digest would keep nothing readable, but computing one costs more than scanning a short header
+such as a Referer, on the event loop, on every request. Bounded: the table is cleared when full,
+like the other caches of the hot path.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-
-__all__ = ["CleanHeaders"]
+__all__ = ["MAX_VALUE_BYTES", "CleanHeaders"]
 
 DEFAULT_MAX_ENTRIES = 4096
+# Longer values (rare: big Authorization or custom headers) are scanned every time.
+MAX_VALUE_BYTES = 16 * 1024
 
 
 class CleanHeaders:
-    """Digests of ``(header name, value)`` pairs found clean, with their field counts.
+    """``(lower-case header name, raw value)`` pairs found clean, with their field counts.
 
     Safe to share between the event loop and worker threads (single dict operations).
     """
 
-    __slots__ = ("_entries", "_key", "max_entries")
+    __slots__ = ("_entries", "max_entries")
 
     def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         self.max_entries = max(1, max_entries)
-        self._key = os.urandom(16)
-        self._entries: dict[bytes, int] = {}
+        self._entries: dict[tuple[str, bytes], int] = {}
 
-    def digest(self, name: bytes, value: bytes) -> bytes:
-        """The entry key of a header as sent: ``name`` lower-cased, ``value`` raw."""
-        h = hashlib.blake2b(name, digest_size=16, key=self._key)
-        h.update(b"\x00")
-        h.update(value)
-        return h.digest()
-
-    def fields(self, digest: bytes) -> int | None:
+    def fields(self, name: str, value: bytes) -> int | None:
         """How many fields the header made when it was found clean; None when not known."""
-        return self._entries.get(digest)
+        return self._entries.get((name, value))
 
-    def add(self, digest: bytes, fields: int) -> None:
-        """Remember that the header of ``digest`` made ``fields`` fields and nothing was found."""
+    def add(self, name: str, value: bytes, fields: int) -> None:
+        """Remember that header ``name: value`` made ``fields`` fields and nothing was found."""
+        if len(value) > MAX_VALUE_BYTES:
+            return
         entries = self._entries
-        if len(entries) >= self.max_entries and digest not in entries:
+        if len(entries) >= self.max_entries and (name, value) not in entries:
             entries.clear()
-        entries[digest] = fields
+        entries[name, value] = fields
 
     def __len__(self) -> int:
         return len(self._entries)

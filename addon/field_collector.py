@@ -53,10 +53,10 @@ class ParsedRequest:
     body_format: str | None = None
     body_charset: str | None = None
     content_encodings: tuple[str, ...] = ()
-    header_spans: list[tuple[bytes, int, int]] = field(default_factory=list)
-    """With a :class:`~addon.clean_headers.CleanHeaders`: ``(digest, start, end)`` of each
-    header that was read into ``fields[start:end]`` without an issue. When scanning those
-    fields finds nothing, the digest goes into the table."""
+    header_spans: list[tuple[str, bytes, int, int]] = field(default_factory=list)
+    """With a :class:`~addon.clean_headers.CleanHeaders`: ``(name, raw value, start, end)`` of
+    each header that was read into ``fields[start:end]`` without an issue. When scanning those
+    fields finds nothing, the header goes into the table."""
 
 
 _STRUCT_START = frozenset("{[ \t\r\n")

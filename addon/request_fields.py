@@ -294,8 +294,7 @@ def _header_fields(
         if clean is None:
             _one_header(name, raw_value, seen, cookies_seen, out)
             continue
-        digest = clean.digest(name.encode("latin-1"), raw_value)
-        known = clean.fields(digest)
+        known = clean.fields(name, raw_value)
         if known is not None and out.skip(known):
             if name == "cookie":
                 skipped_cookies.append(raw_value)
@@ -310,7 +309,7 @@ def _header_fields(
         start, issues = len(out.fields), len(out.issues)
         _one_header(name, raw_value, seen, cookies_seen, out)
         if len(out.issues) == issues and not out.full:  # read whole, not cut at the limit
-            out.result.header_spans.append((digest, start, len(out.fields)))
+            out.result.header_spans.append((name, raw_value, start, len(out.fields)))
 
 
 def _one_header(

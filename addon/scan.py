@@ -57,14 +57,14 @@ def _scan_learning(scanner: Scanner, parsed: ParsedRequest, clean: CleanHeaders)
     fields = parsed.fields
     findings: list[Finding] = []
     done = 0
-    for digest, start, end in parsed.header_spans:
+    for name, value, start, end in parsed.header_spans:
         if start > done:
             findings += scanner.scan_fields(fields[done:start])
         found = scanner.scan_fields(fields[start:end])
         if found:
             findings += found
         else:
-            clean.add(digest, end - start)
+            clean.add(name, value, end - start)
         done = end
     if done < len(fields):
         findings += scanner.scan_fields(fields[done:])

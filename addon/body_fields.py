@@ -226,7 +226,14 @@ def _form_body(
     out.result.body_format = "form"
     out.result.body_charset = pairs.charset
     out.add_all(
-        urlencoded_fields(pairs.pairs, "form", loc, encodings=(*enc, pairs.charset), ncr=True)
+        urlencoded_fields(
+            pairs.pairs,
+            "form",
+            loc,
+            encodings=(*enc, pairs.charset),
+            ncr=True,
+            skip_value=out.skip_clean if out.gate is not None else None,
+        )
     )
 
 

@@ -12,7 +12,7 @@ from functools import partial
 
 from detectors.model import Field, PathStep, ScanIssue
 from detectors.structure import expand_value, json_leaves
-from detectors.value_gate import ValueGate
+from detectors.value_gate import Keep, ValueGate
 
 __all__ = ["DEFAULT_LIMITS", "FieldCollector", "ParseLimits", "ParsedRequest"]
 
@@ -77,6 +77,8 @@ class FieldCollector:
         self.issues = self.result.issues
         self.skipped = 0
         self._full = False
+        # The gate's test for fields without labels (query and form values).
+        self._keep: Keep | None = gate.keeper() if gate is not None else None
 
     def issue(self, kind: str, location: str, detail: str) -> None:
         self.issues.append(ScanIssue(kind, location, detail))
@@ -86,14 +88,20 @@ class FieldCollector:
         """True once ``max_fields`` was reached: nothing more is added."""
         return self._full
 
-    def skip(self, fields: int) -> bool:
+    def skip(self, fields: int = 1) -> bool:
         """Count ``fields`` fields known to hold nothing as added, without making them; False
-        (nothing counted) when they would reach ``max_fields``: the caller then adds them,
+        (nothing counted) when they would pass ``max_fields``: the caller then adds them,
         so that the cut and its issue fall where they would without the shortcut."""
         if self._full or len(self.fields) + self.skipped + fields > self.limits.max_fields:
             return False
         self.skipped += fields
         return True
+
+    def skip_clean(self, value: str, name: str | None = None) -> bool:
+        """With a gate: True when ``value``, in a field called ``name`` (without labels), holds
+        nothing for the scanner and was counted by :meth:`skip`. Without one: False."""
+        keep = self._keep
+        return keep is not None and not keep(value, name) and self.skip()
 
     def add(self, f: Field) -> None:
         """Add a field, or the fields of the structure inside its value."""
@@ -180,12 +188,16 @@ class FieldCollector:
         """:meth:`add` every field (inlined for plain values: big bodies have ~35k fields)."""
         out = self.fields
         append = out.append
-        limit = self.limits.max_fields - self.skipped
+        limit = self.limits.max_fields
         for f in fields:
             if self._full:
                 return
             v = f.value
-            if len(out) < limit and (len(v) < 3 or ("=" not in v and v[0] not in _STRUCT_START)):
+            # self.skipped is read each time: the fields may come from a generator that skips
+            # values as it goes (urlencoded_fields' skip_value).
+            if len(out) + self.skipped < limit and (
+                len(v) < 3 or ("=" not in v and v[0] not in _STRUCT_START)
+            ):
                 append(f)
             else:
                 self.add(f)

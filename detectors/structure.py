@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -556,6 +556,7 @@ def urlencoded_fields(
     labels: tuple[str, ...] = (),
     encodings: tuple[str, ...] = (),
     ncr: bool = False,
+    skip_value: Callable[[str, str], bool] | None = None,
 ) -> Iterator[Field]:
     """Fields for decoded name/value pairs: location ``prefix.name``, path ``(name, occurrence)``.
 
@@ -564,6 +565,10 @@ def urlencoded_fields(
     unsafe. ``ncr`` unescapes ``&#NNNNN;`` references, which browsers send for characters the
     page charset cannot encode; such fields get ``"ncr"`` appended to their encodings. Lazy, so
     a caller that stops at a field limit does not pay for the rest.
+
+    ``skip_value(value, name)``, when given, is asked about the value of each safe name: True
+    means the scanner would find nothing there (a :class:`~detectors.value_gate.ValueGate`
+    keeper for ``labels`` says so) and it was counted as a field; no field is made for it.
     """
     seen: dict[str, int] = {}
     ncr_encodings = (*encodings, "ncr")
@@ -571,6 +576,13 @@ def urlencoded_fields(
         occ = seen.get(name, 0)
         seen[name] = occ + 1
         label = safe_key_label(name)
+        if (
+            skip_value is not None
+            and label is not None
+            and raw_value is not None
+            and skip_value(raw_value, name)  # "&#..." is kept: "&" is one of the gate's characters
+        ):
+            continue
         shown = "<key>" if label is None else label
         loc = f"{prefix}.{shown}[{occ}]" if occ else f"{prefix}.{shown}"
         fpath = (*path, name, occ)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from mitmproxy import http
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
-from addon.request_fields import parse_request
+from addon.request_fields import ParseLimits, parse_request
 from addon.scan import scan_request
 from detectors.engine import (
     _NATIVE_NUMBER_MIN_LEN,
@@ -33,6 +33,7 @@ from scripts.corpus import generate, json_records_body
 from tests.test_recognizers_gates import TEXTS, card_numbers, resident_ids
 
 # Names that give each recognizer its context (and none).
+PHONE = "13800001111"
 NAMES = [None, "sfzh", "idNo", "cardNo", "credit_card", "mobile", "tel", "email", "passport",
          "txz", "hkid", "twid", "xyk"]  # fmt: skip
 
@@ -269,3 +270,56 @@ def test_gated_parse_skips_plain_leaves_of_a_big_body(scanner: Scanner) -> None:
     assert len(gated.fields) < len(full.fields) / 2
     assert scanner.scan_fields(gated.fields) == scanner.scan_fields(full.fields)
     assert len(scanner.scan_fields(gated.fields)) == planted
+
+
+# Query strings and form bodies: values the gate passes over get no field (and count towards
+# max_fields as if they had one), so the findings and the issues, a cut included, are the same.
+PAIR_NAMES = st.sampled_from([n or "v" for n in NAMES] + ["ts", "page", "q", "13812345678"])
+PAIR_VALUES = st.one_of(
+    TOKENS,
+    TEXTS,
+    st.sampled_from(["", "1732812345678", "SKU43432", "张三", "x y", "a&b=c", "&#24352;"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(PAIR_NAMES, PAIR_VALUES), max_size=8),
+    st.sampled_from(["query", "raw query", "form", "gbk form"]),
+    st.sampled_from([1, 3, 6, 250_000]),
+)
+def test_queries_and_forms_scan_the_same_with_the_gate(
+    scanner: Scanner, pairs: list[tuple[str, str]], shape: str, max_fields: int
+) -> None:
+    limits = ParseLimits(max_fields=max_fields)
+    if shape == "raw query":
+        # As some scripts send them: no percent-encoding at all (the ASCII fast path when the
+        # values allow it).
+        query = "&".join(f"{k}={v}" for k, v in pairs)
+        request = http.Request.make("GET", "https://a.example.cn/p")
+        request.data.path = b"/p?" + query.encode()
+    elif shape == "query":
+        query = urllib.parse.urlencode(pairs)
+        request = http.Request.make("GET", "https://a.example.cn/p?" + query)
+    else:
+        charset = "gbk" if shape == "gbk form" else "utf-8"
+        body = urllib.parse.urlencode(pairs, encoding=charset, errors="replace").encode()
+        request = http.Request.make(
+            "POST", "https://a.example.cn/p", body,
+            http.Headers(content_type="application/x-www-form-urlencoded"),
+        )  # fmt: skip
+    every_field = parse_request(request, limits)
+    gated = scan_request(request, scanner, limits)
+    assert gated.findings == scanner.scan_fields(every_field.fields)
+    assert gated.issues == every_field.issues
+
+
+def test_gated_query_skips_what_the_scanner_passes_over(scanner: Scanner) -> None:
+    request = http.Request.make(
+        "GET", f"https://a.example.cn/p?page=3&ts=1732812345678&sku=SKU43432&mobile={PHONE}"
+    )
+    assert [f.location for f in parse_request(request).fields] == [
+        "query.page", "query.ts", "query.sku", "query.mobile",
+    ]  # fmt: skip
+    gated = parse_request(request, gate=scanner.value_gate)
+    assert [f.location for f in gated.fields] == ["query.mobile"]

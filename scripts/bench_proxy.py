@@ -6,7 +6,10 @@ keep-alive asyncio client:
 
 (a) ``browsing``: a browsing mix: most requests are GETs without a body, some small JSON posts
     without personal data, a few form posts carrying personal data (first and third party);
-(b) ``forms``: only form posts carrying personal data (IDs, phones, cards; first and third party).
+(b) ``forms``: only form posts carrying personal data (IDs, phones, cards; first and third party);
+(c) with ``--cookies`` (no target): ``cookies``, the browsing mix with the Cookie header a
+    browser sends each site (analytics ids, a session token, a last-visit time that changes on
+    every page view), which formshield scans too.
 
 Configurations: ``bare`` (mitmdump alone), ``formshield`` (mitmdump with the
 formshield addon on the bundled default policy, audit store on) and, unless ``--no-naive``,
@@ -35,7 +38,8 @@ requests over total time, each side), with a 95% bootstrap interval over the rou
 median and quartiles of the per-round ratios show how much a single short run would swing.
 When a target lies inside the interval, this run cannot tell; run more ``--rounds``.
 
-Usage: ``.venv/bin/python scripts/bench_proxy.py [--rounds 20] [--slice 1] [--no-naive]``
+Usage: ``.venv/bin/python scripts/bench_proxy.py [--rounds 20] [--slice 1] [--no-naive]
+[--cookies]``
 """
 
 from __future__ import annotations
@@ -83,8 +87,13 @@ def _raw(upstream: str, method: str, url: str, headers: dict[str, str], body: by
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def browsing_mix(rng: random.Random, n: int, upstream: str) -> list[bytes]:
-    """Mostly GETs (pages, images, scripts, API reads), 15% small JSON posts, 5% PII forms."""
+def browsing_mix(
+    rng: random.Random, n: int, upstream: str, *, cookies: bool = False
+) -> list[bytes]:
+    """Mostly GETs (pages, images, scripts, API reads), 15% small JSON posts, 5% PII forms.
+
+    ``cookies``: every request carries its site's Cookie header, as a browser sends it
+    (:func:`browser_cookies`; a new page view every 20 requests)."""
     out = []
     for i in range(n):
         roll = rng.random()
@@ -92,20 +101,36 @@ def browsing_mix(rng: random.Random, n: int, upstream: str) -> list[bytes]:
             path = rng.choice(["/", "/item/12345", "/static/app.js", "/img/a.png", "/api/cart"])
             query = f"?page={i % 7}&ts={1732812345678 + i}&sku=SKU{rng.randint(10000, 99999)}"
             host = rng.choice(["www.shop.test", "cdn.shop.test", "tracker.example"])
-            out.append(_raw(upstream, "GET", f"http://{host}{path}{query}",
-                            {"Referer": "http://www.shop.test/", "Accept": "*/*"}))  # fmt: skip
+            headers = {"Referer": "http://www.shop.test/", "Accept": "*/*"}
+            method, url, body = "GET", f"http://{host}{path}{query}", b""
         elif roll < 0.95:
             body = json.dumps({"event": "view", "item": rng.randint(1, 10**6), "ts": i}).encode()
-            out.append(_raw(upstream, "POST", "http://tracker.example/collect",
-                            {"Origin": "http://www.shop.test", "Content-Type": "application/json"},
-                            body))  # fmt: skip
+            headers = {"Origin": "http://www.shop.test", "Content-Type": "application/json"}
+            method, url, host = "POST", "http://tracker.example/collect", "tracker.example"
         else:
-            out.append(pii_form(rng, i, upstream))
+            out.append(pii_form(rng, i, upstream, cookie=cookies))
+            continue
+        if cookies:
+            headers["Cookie"] = browser_cookies(host, i // 20)
+        out.append(_raw(upstream, method, url, headers, body))
     return out
 
 
-def pii_form(rng: random.Random, i: int, upstream: str) -> bytes:
-    """A form post with an ID and a phone, to the page's own site or to a third party."""
+def browser_cookies(host: str, page_view: int) -> str:
+    """The Cookie header a browser sends ``host`` on its ``page_view``-th page view: analytics
+    ids and a session token that stay, and a last-visit time that changes on every view."""
+    if host.endswith("tracker.example"):
+        return (f"_ga=GA1.2.1234567890.1732812345; _fbp=fb.1.1732812345678.1234567890; "
+                f"uid=1029384756; Hm_lpvt_abc123={1732812400 + page_view}")  # fmt: skip
+    return ("_ga=GA1.2.1234567890.1732812345; _gid=GA1.2.987654321.1732812345; "
+            "sessionid=8f3a9c2e7b1d4f6a9e0c3b5d7f1a2c4e; "
+            "csrftoken=Xy7kP2mQ9rT4vW6zA1bC3dE5fG8hJ0kL; lang=zh-CN; cart=3; "
+            f"tz=Asia%2FShanghai; Hm_lpvt_abc123={1732812400 + page_view}")  # fmt: skip
+
+
+def pii_form(rng: random.Random, i: int, upstream: str, *, cookie: bool = False) -> bytes:
+    """A form post with an ID and a phone, to the page's own site or to a third party
+    (``cookie``: with that site's Cookie header)."""
     first_party = rng.random() < 0.5
     host = "www.shop.test" if first_party else "tracker.example"
     body = (
@@ -114,9 +139,11 @@ def pii_form(rng: random.Random, i: int, upstream: str) -> bytes:
     )
     if rng.random() < 0.2:
         body += f"&card={CARD}"
-    return _raw(upstream, "POST", f"http://{host}/order",
-                {"Origin": "http://www.shop.test",
-                 "Content-Type": "application/x-www-form-urlencoded"}, body.encode())  # fmt: skip
+    headers = {"Origin": "http://www.shop.test",
+               "Content-Type": "application/x-www-form-urlencoded"}  # fmt: skip
+    if cookie:
+        headers["Cookie"] = browser_cookies(host, i // 20)
+    return _raw(upstream, "POST", f"http://{host}/order", headers, body.encode())
 
 
 def forms_only(rng: random.Random, n: int, upstream: str) -> list[bytes]:
@@ -370,6 +397,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive client connections")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive Presidio anchor")
     parser.add_argument(
+        "--cookies",
+        action="store_true",
+        help="add a third load, 'cookies': the browsing mix with each site's Cookie header",
+    )
+    parser.add_argument(
         "--rate",
         type=float,
         default=100.0,
@@ -384,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
         "browsing": browsing_mix(rng, 4000, target),
         "forms": forms_only(rng, 2000, target),
     }
+    if args.cookies:
+        loads["cookies"] = browsing_mix(random.Random(7), 4000, target, cookies=True)
     configs = ["bare", "formshield"] + ([] if args.no_naive else ["naive-presidio"])
     upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM_CODE, str(upstream_port)])
     procs: list[subprocess.Popen[bytes]] = []

@@ -15,20 +15,22 @@ field's own name, value and place, never on other fields. So :class:`CleanHeader
 them (see ``ParsedRequest.header_spans`` for how the entries are learnt).
 
 Only headers in which nothing was found are entered, never one that could not be read fully,
-and only values up to :data:`MAX_VALUE_BYTES`. The entries are the name and raw value
-themselves: in memory only (like the flows mitmproxy holds), never written or logged. A keyed
-digest would keep nothing readable, but computing one costs more than scanning a short header
-such as a Referer, on the event loop, on every request. Bounded: the table is cleared when full,
-like the other caches of the hot path.
+and only values up to :data:`MAX_VALUE_BYTES`, ``max_bytes`` of them in all (4 MB by default).
+The entries are the name and raw value themselves: in memory only (like the flows mitmproxy
+holds), never written or logged. A keyed digest would keep nothing readable, but computing one
+costs more than scanning a short header such as a Referer, on the event loop, on every request.
+Bounded: the table is cleared when full, like the other caches of the hot path.
 """
 
 from __future__ import annotations
 
-__all__ = ["MAX_VALUE_BYTES", "CleanHeaders"]
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_ENTRIES", "MAX_VALUE_BYTES", "CleanHeaders"]
 
 DEFAULT_MAX_ENTRIES = 4096
 # Longer values (rare: big Authorization or custom headers) are scanned every time.
 MAX_VALUE_BYTES = 16 * 1024
+# The values kept add up to at most this (a site sending ever new 16 KB headers pins no more).
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 
 
 class CleanHeaders:
@@ -37,11 +39,15 @@ class CleanHeaders:
     Safe to share between the event loop and worker threads (single dict operations).
     """
 
-    __slots__ = ("_entries", "max_entries")
+    __slots__ = ("_bytes", "_entries", "max_bytes", "max_entries")
 
-    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+    def __init__(
+        self, max_entries: int = DEFAULT_MAX_ENTRIES, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         self.max_entries = max(1, max_entries)
+        self.max_bytes = max(MAX_VALUE_BYTES, max_bytes)
         self._entries: dict[tuple[str, bytes], int] = {}
+        self._bytes = 0  # of the values kept
 
     def fields(self, name: str, value: bytes) -> int | None:
         """How many fields the header made when it was found clean; None when not known."""
@@ -52,9 +58,15 @@ class CleanHeaders:
         if len(value) > MAX_VALUE_BYTES:
             return
         entries = self._entries
-        if len(entries) >= self.max_entries and (name, value) not in entries:
+        key = (name, value)
+        if key in entries:
+            entries[key] = fields
+            return
+        if len(entries) >= self.max_entries or self._bytes + len(value) > self.max_bytes:
             entries.clear()
-        entries[name, value] = fields
+            self._bytes = 0
+        entries[key] = fields
+        self._bytes += len(value)
 
     def __len__(self) -> int:
         return len(self._entries)

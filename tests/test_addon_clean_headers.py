@@ -75,6 +75,17 @@ def test_table_is_bounded() -> None:
     assert len(table) == 1
 
 
+def test_table_keeps_a_bounded_number_of_bytes() -> None:
+    table = CleanHeaders(max_bytes=2 * MAX_VALUE_BYTES)
+    for i in range(3):
+        table.add("x-big", bytes([i]) * MAX_VALUE_BYTES, 1)
+    assert len(table) == 1  # the third would pass the bound: the table started over
+    assert table.fields("x-big", b"\x02" * MAX_VALUE_BYTES) == 1
+    table.add("x-big", b"\x02" * MAX_VALUE_BYTES, 1)  # known already: not counted twice
+    table.add("x-big", b"\x03" * MAX_VALUE_BYTES, 1)
+    assert len(table) == 2
+
+
 # --- learning and skipping -----------------------------------------------------------------------
 
 

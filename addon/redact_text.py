@@ -44,10 +44,9 @@ from detectors.model import Field, PathStep
 from detectors.structure import (
     FORM_IN_VALUE,
     URL_BASE,
-    decode_pairs,
+    decode_urlencoded,
     expand_value,
     form_plus_is_space,
-    split_urlencoded,
 )
 
 __all__ = ["Redactor", "Target", "Unit", "make_target"]
@@ -218,9 +217,9 @@ class Redactor:
 
     def _pairs_edits(self, text: str, base: int, depth: int) -> list[Edit]:
         """Edits of the names and values of ``a=1&b=2``, one charset for all pairs as
-        :func:`detectors.structure.decode_pairs` guesses it; ``+`` read as the parser reads it
+        :func:`detectors.structure.decode_urlencoded` guesses it; ``+`` read as the parser reads it
         (:func:`detectors.structure.form_plus_is_space`)."""
-        charset = decode_pairs(split_urlencoded(text.encode("utf-8", "surrogatepass"))).charset
+        charset = decode_urlencoded(text.encode("utf-8", "surrogatepass")).charset
         plus = form_plus_is_space(text)
         out: list[Edit] = []
         pos = 0

@@ -61,16 +61,16 @@ from addon.body_fields import FILENAME, parse_body
 from addon.clean_headers import CleanHeaders
 from addon.field_collector import DEFAULT_LIMITS, FieldCollector, ParsedRequest, ParseLimits
 from addon.header_values import header_values
-from detectors.decoders import PERCENT_BYTE, PLUS_BYTE, decode_bytes_text, percent_decode_bytes
+from detectors.decoders import decode_bytes_text, percent_decode_bytes
 from detectors.gc_pause import paused_gc
 from detectors.model import Field
 from detectors.structure import (
     KEY,
     decode_pairs,
+    decode_urlencoded,
     key_is_safe,
     key_label,
     safe_key_label,
-    split_urlencoded,
     urlencoded_fields,
 )
 from detectors.value_gate import ValueGate
@@ -242,18 +242,7 @@ def _query_fields(query: bytes, out: FieldCollector) -> None:
 
     Values the scanner would pass over get no field (:meth:`FieldCollector.skip_clean`).
     """
-    skip = out.skip_clean if out.gate is not None else None
-    if query.isascii() and PERCENT_BYTE not in query and PLUS_BYTE not in query:
-        # The usual query: nothing to decode, and ASCII is valid UTF-8 (decode_pairs' answer).
-        text = query.decode("ascii")
-        plain: list[tuple[str, str | None]] = []
-        for item in text.split("&"):
-            if item:
-                name, eq, value = item.partition("=")
-                plain.append((name, value if eq else None))
-        out.add_all(urlencoded_fields(plain, "query", "query", encodings=_UTF8, skip_value=skip))
-        return
-    pairs = decode_pairs(split_urlencoded(query))
+    pairs = decode_urlencoded(query)
     if pairs.lossy:
         out.issue(
             "charset_error",
@@ -262,12 +251,13 @@ def _query_fields(query: bytes, out: FieldCollector) -> None:
         )
     out.add_all(
         urlencoded_fields(
-            pairs.pairs, "query", "query", encodings=(pairs.charset,), skip_value=skip
+            pairs.pairs,
+            "query",
+            "query",
+            encodings=(pairs.charset,),
+            skip_value=out.skip_clean if out.gate is not None else None,
         )
     )
-
-
-_UTF8 = ("utf-8",)
 
 
 def _header_text(value: bytes) -> str:

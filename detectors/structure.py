@@ -53,6 +53,7 @@ __all__ = [
     "DecodedPairs",
     "JsonLeaves",
     "decode_pairs",
+    "decode_urlencoded",
     "expand_value",
     "form_plus_is_space",
     "json_fields",
@@ -539,6 +540,25 @@ def decode_pairs(raw: list[tuple[bytes, bytes | None]], charset: str | None = No
     return DecodedPairs(pairs, charset, lossy)
 
 
+def decode_urlencoded(data: bytes) -> DecodedPairs:
+    """``decode_pairs(split_urlencoded(data))``: the pairs of ``a=1&b=%E5%BC%A0&flag`` decoded
+    with one charset.
+
+    Most queries and forms are plain ASCII without ``%`` or ``+``: nothing to percent-decode,
+    and ASCII is valid UTF-8, so such data is split once as text (~3 µs less for a 3-pair
+    query than splitting bytes, testing each item and decoding it).
+    """
+    if data.isascii() and PERCENT_BYTE not in data and PLUS_BYTE not in data:
+        pairs: list[tuple[str, str | None]] = []
+        append = pairs.append
+        for item in data.decode("ascii").split("&"):
+            if item:
+                name, eq, value = item.partition("=")
+                append((name, value if eq else None))
+        return DecodedPairs(pairs, "utf-8", False)
+    return decode_pairs(split_urlencoded(data))
+
+
 def _strict_ok(data: bytes, charset: str) -> bool:
     try:
         data.decode(charset)
@@ -709,7 +729,7 @@ def _form_children(field: Field) -> list[Field]:
             labels,
             field.encodings,
         )
-        pairs = decode_pairs(split_urlencoded(query.encode("utf-8", "surrogatepass")))
+        pairs = decode_urlencoded(query.encode("utf-8", "surrogatepass"))
         return [
             base,
             *urlencoded_fields(
@@ -729,7 +749,7 @@ def _form_children(field: Field) -> list[Field]:
         name, _, rest = value.partition("=")
         if not rest or "=" in rest or not _IDENT_RE.fullmatch(name):
             return []
-    pairs = decode_pairs(split_urlencoded(value.encode("utf-8", "surrogatepass")))
+    pairs = decode_urlencoded(value.encode("utf-8", "surrogatepass"))
     return list(
         urlencoded_fields(
             pairs.pairs,

@@ -20,6 +20,7 @@ from detectors.structure import (
     URL_BASE,
     URL_QUERY,
     decode_pairs,
+    decode_urlencoded,
     expand_value,
     json_fields,
     key_is_safe,
@@ -207,6 +208,17 @@ def test_split_urlencoded_plus_rule_can_be_forced() -> None:
     data = "n=张+三".encode()
     assert split_urlencoded(data, plus_is_space=True) == [(b"n", "张 三".encode())]
     assert split_urlencoded(b"n=a+b", plus_is_space=False) == [(b"n", b"a+b")]
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=40),
+        st.text(st.sampled_from("ab=&%+2E5B张é "), max_size=30).map(str.encode),
+        st.text(st.sampled_from("ab1=&"), max_size=30).map(str.encode),  # the ASCII shortcut
+    )
+)
+def test_decode_urlencoded_is_decode_pairs_of_split_urlencoded(data: bytes) -> None:
+    assert decode_urlencoded(data) == decode_pairs(split_urlencoded(data))
 
 
 def test_form_in_value_written_by_hand_keeps_plus() -> None:

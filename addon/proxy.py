@@ -436,9 +436,10 @@ class FormShield:
     def _decide(self, request: http.Request, result: ScanResult) -> Verdict:
         assert self.policies is not None
         policy = self.policies.policy
+        simulate = self._simulate or policy.simulate
         if not result.findings and not result.issues:
             # Nothing for the policy to decide: allow, locating the request only if asked.
-            return Verdict("allow", "", None, self._simulate or policy.simulate, request)
+            return Verdict("allow", "", None, simulate, request)
         where = locate(request)
         host, _, (site, _, third_party) = where
         decisions = [
@@ -466,7 +467,6 @@ class FormShield:
                     reason=", ".join(dict.fromkeys(issues)),
                 )
             )
-        simulate = self._simulate or policy.simulate
         final = combine_decisions(all_decisions)  # one per finding, and one for the issues
         return Verdict(
             action=str(final.action),

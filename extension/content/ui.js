@@ -81,7 +81,7 @@
     .countdown { color: #555; font-size: 12px; }
   `;
 
-  /** @type {{host: HTMLElement, root: HTMLElement, bar: HTMLElement|null,
+  /** @type {{host: HTMLElement, root: HTMLElement, prompts: HTMLElement, bar: HTMLElement|null,
    *          asks: Map<string, {el: HTMLElement, timer: number}>}|null} */
   let ui = null;
   /** Notices on the bar by key (no duplicates), oldest first. */
@@ -156,10 +156,15 @@
     const root = el("div", { className: "root" });
     root.setAttribute("role", "region");
     root.setAttribute("aria-label", "formshield");
+    // Prompts first, the warning bar after them: notices arrive at any time (a field check, the
+    // verdicts of the page before) and redraw the bar, and a prompt must not move under the
+    // pointer of a person about to click one of its buttons.
+    const prompts = el("div", { className: "prompts" });
+    root.append(prompts);
     shadow.append(style, root);
     // On <html>, not <body>: a transformed or filtered body would make `fixed` relative to it.
     document.documentElement.append(host);
-    ui = { host, root, bar: null, asks: new Map() };
+    ui = { host, root, prompts, bar: null, asks: new Map() };
     return ui;
   }
 
@@ -240,7 +245,7 @@
     if (ui.bar) {
       ui.bar.replaceWith(bar);
     } else {
-      root.prepend(bar);
+      root.append(bar); // below the prompts (see mount)
     }
     ui.bar = bar;
   }
@@ -274,7 +279,7 @@
    */
   function showAsk(ask, answer) {
     const id = String(ask?.id ?? "");
-    const { root, asks } = mount();
+    const { prompts, asks } = mount();
     if (!id || asks.has(id)) {
       return;
     }
@@ -321,7 +326,7 @@
       buttons,
     ]);
     panel.setAttribute("role", "alertdialog");
-    root.append(panel);
+    prompts.append(panel);
     const tick = () => {
       const left = Math.round(Number(ask.expires_at) - Date.now() / 1000);
       if (!Number.isFinite(left)) {

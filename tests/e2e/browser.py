@@ -247,28 +247,37 @@ def ui_box(page: Page) -> tuple[float, float, float, float]:
         cdp.detach()
 
 
+def shadow_button_center(page: Page, label: str) -> tuple[float, float] | None:
+    """Where the enabled button labelled ``label`` in the shadow root is (the center of its
+    content box, in CSS pixels); None when there is none."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        document = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
+        buttons = [
+            node
+            for root in _ui_roots(document)
+            for node in _walk(root)
+            if node.get("nodeName") == "BUTTON"
+            and _text(node) == label
+            and "disabled" not in node.get("attributes", [])[::2]
+        ]
+        if not buttons:
+            return None
+        box = cdp.send("DOM.getBoxModel", {"nodeId": buttons[-1]["nodeId"]})["model"]
+        xs, ys = box["content"][0::2], box["content"][1::2]
+        return sum(xs) / 4, sum(ys) / 4
+    finally:
+        cdp.detach()
+
+
 def click_shadow_button(page: Page, label: str, timeout: float = 15.0) -> None:
     """Click (a real mouse click) the enabled button labelled ``label`` in the shadow root."""
     deadline = time.monotonic() + timeout
     while True:
-        cdp = page.context.new_cdp_session(page)
-        try:
-            document = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
-            buttons = [
-                node
-                for root in _ui_roots(document)
-                for node in _walk(root)
-                if node.get("nodeName") == "BUTTON"
-                and _text(node) == label
-                and "disabled" not in node.get("attributes", [])[::2]
-            ]
-            if buttons:
-                box = cdp.send("DOM.getBoxModel", {"nodeId": buttons[-1]["nodeId"]})["model"]
-                xs, ys = box["content"][0::2], box["content"][1::2]
-                page.mouse.click(sum(xs) / 4, sum(ys) / 4)
-                return
-        finally:
-            cdp.detach()
+        center = shadow_button_center(page, label)
+        if center is not None:
+            page.mouse.click(*center)
+            return
         if time.monotonic() > deadline:
             raise AssertionError(f"no button {label!r} in the in-page UI:\n{shadow_text(page)}")
         time.sleep(0.2)

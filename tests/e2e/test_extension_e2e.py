@@ -41,6 +41,7 @@ from tests.e2e.browser import (  # noqa: E402  (after the importorskip above)
     chromium_available,
     click_shadow_button,
     screenshot,
+    shadow_button_center,
     shadow_text,
     wait_for_shadow_text,
 )
@@ -57,15 +58,17 @@ ID = "11010519491231002X"  # GB 11643 annex example: valid check digit
 MASKED_ID = "110***********002X"
 PHONE = "13912345678"
 MASKED_PHONE = "139****5678"
+OTHER_PHONE = "13800001111"
+MASKED_OTHER_PHONE = "138****1111"
 
-# Requests held for the person: phone numbers sent from ask.test to itself; on askpath.test
-# only POSTs to its profile form (a rule that names a method and a path).
+# Requests held for the person: phone numbers sent from ask.test (and askstay.test) to itself;
+# on askpath.test only POSTs to its profile form (a rule that names a method and a path).
 ASK_POLICY = """\
 version: 1
 rules:
   - id: ask-phone
-    site: ask.test
-    destination: ask.test
+    site: [ask.test, askstay.test]
+    destination: [ask.test, askstay.test]
     entities: [CN_PHONE]
     action: ask
     fallback: block
@@ -523,6 +526,28 @@ def test_ask_prompt_answers_release_or_kill_the_held_request(
         assert result_of(page) == "status 200"
         assert saves() == [[PHONE]] * 3
         assert "Send once" not in shadow_text(page)
+    finally:
+        page.close()
+
+
+def test_a_prompt_stays_put_when_the_warning_bar_changes(
+    paired: ExtensionBrowser, sites: Sites
+) -> None:
+    # Notices come at any time (here: the check of a field the person leaves while the prompt
+    # is up) and redraw the bar; the prompt's buttons must stay where the pointer is going.
+    host = "askstay.test"
+    page = paired.new_page()
+    try:
+        submit_profile(page, host)
+        wait_for_shadow_text(page, "Send once", MASKED_PHONE)
+        before = shadow_button_center(page, "Send once")
+        assert before is not None
+        page.fill("#phone", OTHER_PHONE)
+        page.locator("#phone").blur()
+        wait_for_shadow_text(page, MASKED_OTHER_PHONE)  # the bar, redrawn with the new notice
+        assert shadow_button_center(page, "Send once") == before
+        click_shadow_button(page, "Block")
+        assert result_of(page) == "status 403"
     finally:
         page.close()
 

@@ -38,8 +38,15 @@ requests over total time, each side), with a 95% bootstrap interval over the rou
 median and quartiles of the per-round ratios show how much a single short run would swing.
 When a target lies inside the interval, this run cannot tell; run more ``--rounds``.
 
+Where the cost goes (Linux): each throughput run also reads, from ``/proc``, the CPU time the
+proxy's process spent in it, and the benchmark prints CPU per request: of the main thread (the
+event loop, which bounds a mitmdump's throughput) and of all threads (with formshield's audit
+writer). ``--hook-cpu`` loads formshield through ``scripts/hook_cpu_addon.py``, which times its
+request hook (about 1 µs per request more), and prints that hook's own CPU per request by kind
+of request: formshield's share of the main thread's cost.
+
 Usage: ``.venv/bin/python scripts/bench_proxy.py [--rounds 20] [--slice 1] [--no-naive]
-[--cookies]``
+[--cookies] [--hook-cpu]``
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMSHIELD = ROOT / "addon" / "mitm_script.py"
+HOOK_CPU_ADDON = Path(__file__).with_name("hook_cpu_addon.py")
 NAIVE = Path(__file__).with_name("naive_presidio_addon.py")
 MITMDUMP = Path(sys.executable).with_name("mitmdump")
 
@@ -198,15 +206,22 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
     raise SystemExit(f"{what} did not start listening on {port}")
 
 
-def start_mitmdump(config: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_mitmdump(
+    config: str, workdir: Path, hook_cpu: Path | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``config``'s mitmdump; ``hook_cpu``: load formshield through the hook timer,
+    which writes its tally there on shutdown (see ``scripts/hook_cpu_addon.py``)."""
     port = free_port()
     args = [str(MITMDUMP), "-q", "--listen-host", "127.0.0.1", "--listen-port", str(port),
             "--set", f"confdir={workdir / 'conf'}"]  # fmt: skip
+    env = dict(os.environ, FORMSHIELD_DATA_DIR=str(workdir / config))
     if config == "formshield":
-        args += ["-s", str(FORMSHIELD), "--set", f"formshield_audit={workdir / config / 'a.db'}"]
+        script = FORMSHIELD if hook_cpu is None else HOOK_CPU_ADDON
+        args += ["-s", str(script), "--set", f"formshield_audit={workdir / config / 'a.db'}"]
+        if hook_cpu is not None:
+            env["FORMSHIELD_HOOK_CPU"] = str(hook_cpu)
     elif config == "naive-presidio":
         args += ["-s", str(NAIVE)]
-    env = dict(os.environ, FORMSHIELD_DATA_DIR=str(workdir / config))
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     wait_listening(port, proc, f"mitmdump ({config})")
     return proc, port
@@ -221,6 +236,8 @@ class Result:
     seconds: float
     latencies: list[float]
     statuses: dict[int, int]
+    cpu_main: float = 0.0  # seconds of the proxy's main thread during the run (see proxy_cpu)
+    cpu_all: float = 0.0  # ... of all its threads
 
     @property
     def rps(self) -> float:
@@ -234,8 +251,30 @@ class Result:
         self.requests += other.requests
         self.seconds += other.seconds
         self.latencies += other.latencies
+        self.cpu_main += other.cpu_main
+        self.cpu_all += other.cpu_all
         for status, n in other.statuses.items():
             self.statuses[status] = self.statuses.get(status, 0) + n
+
+
+def proxy_cpu(pid: int) -> tuple[float, float] | None:
+    """CPU seconds so far of process ``pid``'s main thread and of all its threads, from the
+    scheduler's per-thread run time (``/proc/PID/task/TID/schedstat``, nanoseconds); None
+    where there is no such file (not Linux)."""
+    main = every = 0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            ns = int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that ended meanwhile
+        every += ns
+        if task.name == str(pid):
+            main = ns
+    return main / 1e9, every / 1e9
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
@@ -344,11 +383,21 @@ def _measure(
     clients: dict[tuple[str, str], Client],
     configs: list[str],
     loads: list[str],
+    pids: dict[str, int],
     args: argparse.Namespace,
 ) -> tuple[Runs, Paced, dict[str, list[float]]]:
     """Run the interleaved rounds: per round and load, every config for ``args.slice``
-    seconds at full speed, then (``args.rate``) bare and formshield paced side by side
+    seconds at full speed (with its proxy's CPU time, :func:`proxy_cpu`, from process
+    ``pids[config]``), then (``args.rate``) bare and formshield paced side by side
     (:func:`run_paired`)."""
+
+    async def timed_run(config: str, load: str) -> Result:
+        before = proxy_cpu(pids[config])
+        result = await clients[(config, load)].run(args.slice)
+        after = proxy_cpu(pids[config])
+        if before is not None and after is not None:
+            result.cpu_main, result.cpu_all = after[0] - before[0], after[1] - before[1]
+        return result
 
     async def go() -> tuple[Runs, Paced, dict[str, list[float]]]:
         for client in clients.values():
@@ -363,7 +412,7 @@ def _measure(
             order = configs[round_no % len(configs) :] + configs[: round_no % len(configs)]
             for load in loads:
                 for config in order:
-                    runs[(config, load)].append(await clients[(config, load)].run(args.slice))
+                    runs[(config, load)].append(await timed_run(config, load))
                 if args.rate:
                     bare, shield, extra = await run_paired(
                         clients[("bare", load)],
@@ -402,6 +451,11 @@ def main(argv: list[str] | None = None) -> int:
         help="add a third load, 'cookies': the browsing mix with each site's Cookie header",
     )
     parser.add_argument(
+        "--hook-cpu",
+        action="store_true",
+        help="time formshield's request hook inside mitmdump (scripts/hook_cpu_addon.py)",
+    )
+    parser.add_argument(
         "--rate",
         type=float,
         default=100.0,
@@ -421,6 +475,12 @@ def main(argv: list[str] | None = None) -> int:
     configs = ["bare", "formshield"] + ([] if args.no_naive else ["naive-presidio"])
     upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM_CODE, str(upstream_port)])
     procs: list[subprocess.Popen[bytes]] = []
+    pids: dict[str, int] = {}
+    hook_cpu: Path | None = None
+    if args.hook_cpu:
+        handle, name = tempfile.mkstemp(prefix="formshield-hook-cpu-", suffix=".json")
+        os.close(handle)
+        hook_cpu = Path(name)
     try:
         wait_listening(upstream_port, upstream, "upstream")
         with tempfile.TemporaryDirectory() as tmp:
@@ -430,20 +490,26 @@ def main(argv: list[str] | None = None) -> int:
             # steady when taken over many of them.
             ports = {}
             for config in configs:
-                proc, ports[config] = start_mitmdump(config, Path(tmp))
+                proc, ports[config] = start_mitmdump(config, Path(tmp), hook_cpu)
                 procs.append(proc)
+                pids[config] = proc.pid
             clients = {
                 (config, load): Client(ports[config], reqs, args.concurrency)
                 for config in configs
                 for load, reqs in loads.items()
             }
-            runs, paced, added = _measure(clients, configs, list(loads), args)
+            runs, paced, added = _measure(clients, configs, list(loads), pids, args)
     finally:
         for proc in procs:
-            proc.terminate()
+            proc.terminate()  # mitmdump shuts down cleanly: the hook timer writes its tally
             proc.wait(10)
         upstream.terminate()
         upstream.wait(10)
+    hook_tally: dict[str, dict[str, float]] = {}
+    if hook_cpu is not None:
+        text = hook_cpu.read_text(encoding="utf-8")
+        hook_cpu.unlink()
+        hook_tally = json.loads(text) if text else {}
 
     def total(config: str, load: str) -> Result:
         pooled = Result(0, 0.0, [], {})
@@ -491,6 +557,23 @@ def main(argv: list[str] | None = None) -> int:
               f"{lo:6.2f}-{hi:4.2f}  {statistics.median(each):15.2f} {q1:5.2f}-{q3:4.2f} "
               f"{pooled.pct(0.5):7.2f} {pooled.pct(0.99):7.2f}  "
               f"{dict(sorted(pooled.statuses.items()))}")  # fmt: skip
+    if all(r.cpu_main for rs in runs.values() for r in rs):
+        print("\nmitmdump CPU per request over the same runs, main thread (bounds throughput) "
+              "and all threads, µs; + bare: formshield's or naive Presidio's share")  # fmt: skip
+        print(f"{'config':15} {'load':9} {'main':>8} {'all':>8} {'+ bare main':>12}")
+        for config, load in runs:
+            pooled, bare = total(config, load), total("bare", load)
+            main_us, all_us = (1e6 * getattr(pooled, f) / pooled.requests
+                               for f in ("cpu_main", "cpu_all"))  # fmt: skip
+            extra = main_us - 1e6 * bare.cpu_main / bare.requests
+            print(f"{config:15} {load:9} {main_us:8.0f} {all_us:8.0f} "
+                  f"{'' if config == 'bare' else f'{extra:+12.0f}'}")  # fmt: skip
+    if hook_tally:
+        print("\nformshield's request hook inside mitmdump (--hook-cpu), CPU per request by "
+              "kind, over every load and the warm-up:")  # fmt: skip
+        for kind, entry in sorted(hook_tally.items()):
+            n = entry["requests"]
+            print(f"  {kind:11} {1e6 * entry['cpu_s'] / n:7.0f} µs  ({n} requests)")
     if paced:
         print(
             f"\nLatency at a fixed {args.rate:g} requests/s (below capacity: no queue), each "

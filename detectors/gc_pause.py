@@ -8,6 +8,11 @@ those passes cost up to half of the time of a big body (measured with bench_scan
 352 ms with the collector, 181 ms without). Reference counting still frees everything at once
 when the request is dropped; cycles made elsewhere meanwhile are collected after the pause.
 
+The proxy also freezes what is alive once it runs (``FormShield.running`` calls
+``gc.freeze()``), which takes Presidio and the recognizers out of every later pass. That does
+not make this pause redundant: the body's own objects still fill the young generations many
+times over and are walked again at each pass until the request is done.
+
 The pause is only taken for big inputs (small requests allocate too little to matter), nests,
 and is thread-safe in the only sense that matters: the collector is re-enabled by the pause
 that disabled it, never left disabled by this module.

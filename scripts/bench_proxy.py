@@ -43,7 +43,9 @@ proxy's process spent in it, and the benchmark prints CPU per request: of the ma
 event loop, which bounds a mitmdump's throughput) and of all threads (with formshield's audit
 writer). ``--hook-cpu`` loads formshield through ``scripts/hook_cpu_addon.py``, which times its
 request hook (about 1 µs per request more), and prints that hook's own CPU per request by kind
-of request: formshield's share of the main thread's cost.
+of request (formshield's share of the main thread's cost) and the percentiles of its wall time
+per call (what the hook itself adds to a request's latency, without the stalls of the machine
+that the paced p99 mostly measures).
 
 Usage: ``.venv/bin/python scripts/bench_proxy.py [--rounds 20] [--slice 1] [--no-naive]
 [--cookies] [--hook-cpu]``
@@ -64,6 +66,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMSHIELD = ROOT / "addon" / "mitm_script.py"
@@ -505,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
             proc.wait(10)
         upstream.terminate()
         upstream.wait(10)
-    hook_tally: dict[str, dict[str, float]] = {}
+    hook_tally: dict[str, dict[str, Any]] = {}
     if hook_cpu is not None:
         text = hook_cpu.read_text(encoding="utf-8")
         hook_cpu.unlink()
@@ -569,11 +572,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{config:15} {load:9} {main_us:8.0f} {all_us:8.0f} "
                   f"{'' if config == 'bare' else f'{extra:+12.0f}'}")  # fmt: skip
     if hook_tally:
-        print("\nformshield's request hook inside mitmdump (--hook-cpu), CPU per request by "
-              "kind, over every load and the warm-up:")  # fmt: skip
+        print("\nformshield's request hook inside mitmdump (--hook-cpu), by kind of request, over "
+              "every run and the warm-up: CPU per request, and the wall time a call took "
+              "(what the hook itself adds to a request's latency)")  # fmt: skip
+        print(f"  {'kind':11} {'CPU µs':>7} {'wall p50 ms':>12} {'p99 ms':>7} {'max ms':>7}"
+              "  requests")  # fmt: skip
         for kind, entry in sorted(hook_tally.items()):
-            n = entry["requests"]
-            print(f"  {kind:11} {1e6 * entry['cpu_s'] / n:7.0f} µs  ({n} requests)")
+            n, wall = entry["requests"], entry["wall_ms"]
+            print(f"  {kind:11} {1e6 * entry['cpu_s'] / n:7.0f} {wall['p50']:12.3f} "
+                  f"{wall['p99']:7.3f} {wall['max']:7.1f}  {n}")  # fmt: skip
     if paced:
         print(
             f"\nLatency at a fixed {args.rate:g} requests/s (below capacity: no queue), each "

@@ -2,9 +2,12 @@
 
 The same addons as ``addon/mitm_script.py``, except that FormShield's ``request`` hook adds the
 CPU time it took on the proxy's thread (``time.thread_time``) to a tally per kind of request:
-``no body``, ``json``, ``form`` (urlencoded) and ``other body``. When mitmproxy shuts down, the
-tally is written as JSON to the file named by the ``FORMSHIELD_HOOK_CPU`` environment variable:
-``{kind: {"requests": n, "cpu_s": seconds}}``.
+``no body``, ``json``, ``form`` (urlencoded) and ``other body``, with the wall time of each call.
+When mitmproxy shuts down, the tally is written as JSON to the file named by the
+``FORMSHIELD_HOOK_CPU`` environment variable: ``{kind: {"requests": n, "cpu_s": seconds,
+"wall_ms": {"p50": ms, "p99": ms, "max": ms}}}``. The wall time is what the hook itself adds to
+a request's latency, stalls of the machine included, without the time a request waits for the
+event loop.
 
 This is formshield's own cost inside a loaded mitmdump, which a hot loop understates 2-3 times
 (there the caches hold formshield's code and data; in the proxy mitmproxy's work between two
@@ -48,23 +51,36 @@ class TimedFormShield(FormShield):
 
     def __init__(self) -> None:
         super().__init__()
-        self.tally: dict[str, list[float]] = {}
+        self.cpu: dict[str, float] = {}
+        self.walls: dict[str, list[float]] = {}
 
     async def request(self, flow: http.HTTPFlow) -> None:
         kind = request_kind(flow.request)
-        began = time.thread_time()
+        began, began_wall = time.thread_time(), time.perf_counter()
         await super().request(flow)
-        spent = time.thread_time() - began
-        entry = self.tally.setdefault(kind, [0, 0.0])
-        entry[0] += 1
-        entry[1] += spent
+        wall = time.perf_counter() - began_wall
+        self.cpu[kind] = self.cpu.get(kind, 0.0) + time.thread_time() - began
+        self.walls.setdefault(kind, []).append(wall)
 
     def done(self) -> None:
         super().done()
         path = os.environ.get(OUTPUT_VARIABLE)
         if path:
-            tally = {k: {"requests": int(n), "cpu_s": s} for k, (n, s) in self.tally.items()}
+            tally = {
+                kind: {"requests": len(w), "cpu_s": self.cpu[kind], "wall_ms": percentiles(w)}
+                for kind, w in self.walls.items()
+            }
             Path(path).write_text(json.dumps(tally, indent=1), encoding="utf-8")
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    """p50, p99 and max of ``seconds``, in milliseconds."""
+    ordered = sorted(seconds)
+
+    def at(q: float) -> float:
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"p50": at(0.5), "p99": at(0.99), "max": 1000 * ordered[-1]}
 
 
 formshield = TimedFormShield()

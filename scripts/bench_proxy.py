@@ -25,7 +25,8 @@ is sent at its scheduled time and timed from it, so a proxy that falls behind st
 its queue. Each request is sent through bare mitmdump and through formshield at the same
 moment, so that both tails are taken over the same stretch of time: this VM stalls for tens of
 ms at times, and runs made one after the other gave bare mitmdump's own p99 anywhere from 6 to
-58 ms. The added p99 is formshield's p99 less bare's. The median of each request's own
+58 ms. The added p99 is formshield's p99 less bare's; the target is judged on the two loads
+the issue names (the cookies load is shown, without a target). The median of each request's own
 difference is shown too; its tail is not used: two identical bare proxies, paired this way,
 differ by up to +-11 ms at the 1st and 99th percentiles (each stalls on its own).
 
@@ -607,12 +608,15 @@ def main(argv: list[str] | None = None) -> int:
               f"{ratio('naive-presidio', 'browsing'):.2f}x, forms "
               f"{ratio('naive-presidio', 'forms'):.2f}x")  # fmt: skip
     if paced:
-        added_p99 = max(
-            paced[("formshield", load)].pct(0.99) - paced[("bare", load)].pct(0.99)
+        added_p99 = {
+            load: paced[("formshield", load)].pct(0.99) - paced[("bare", load)].pct(0.99)
             for load in loads
-        )
-        print(f"p99 added < 5 ms at {args.rate:g} req/s: {added_p99:.2f} ms "
-              f"{'OK' if added_p99 < 5 else 'MISSED'}")  # fmt: skip
+        }
+        # The target covers the issue's two loads; the cookies load has none of its own.
+        worst = max(added_p99["browsing"], added_p99["forms"])
+        per_load = ", ".join(f"{load} {ms:.2f}" for load, ms in added_p99.items())
+        print(f"p99 added < 5 ms at {args.rate:g} req/s on browsing and forms: {worst:.2f} ms "
+              f"{'OK' if worst < 5 else 'MISSED'} (each load, ms: {per_load})")  # fmt: skip
     return 0
 
 

@@ -234,6 +234,12 @@ def start_mitmdump(
 # --- the client -----------------------------------------------------------------------------
 
 
+def percentile(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile (0-1) of the sorted, non-empty ``ordered``: the value at rank
+    ``q * len``, the last one for ``q`` = 1."""
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 @dataclass
 class Result:
     requests: int
@@ -248,8 +254,8 @@ class Result:
         return self.requests / self.seconds
 
     def pct(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+        """The ``q`` quantile of the latencies, in ms."""
+        return percentile(sorted(self.latencies), q) * 1000
 
     def add(self, other: Result) -> None:
         self.requests += other.requests
@@ -567,8 +573,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'config':15} {'load':9} {'main':>8} {'all':>8} {'+ bare main':>12}")
         for config, load in runs:
             pooled, bare = total(config, load), total("bare", load)
-            main_us, all_us = (1e6 * getattr(pooled, f) / pooled.requests
-                               for f in ("cpu_main", "cpu_all"))  # fmt: skip
+            main_us = 1e6 * pooled.cpu_main / pooled.requests
+            all_us = 1e6 * pooled.cpu_all / pooled.requests
             extra = main_us - 1e6 * bare.cpu_main / bare.requests
             print(f"{config:15} {load:9} {main_us:8.0f} {all_us:8.0f} "
                   f"{'' if config == 'bare' else f'{extra:+12.0f}'}")  # fmt: skip
@@ -579,9 +585,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'kind':11} {'CPU µs':>7} {'wall p50 ms':>12} {'p99 ms':>7} {'max ms':>7}"
               "  requests")  # fmt: skip
         for kind, entry in sorted(hook_tally.items()):
-            n, wall = entry["requests"], entry["wall_ms"]
-            print(f"  {kind:11} {1e6 * entry['cpu_s'] / n:7.0f} {wall['p50']:12.3f} "
-                  f"{wall['p99']:7.3f} {wall['max']:7.1f}  {n}")  # fmt: skip
+            walls = sorted(entry["wall_s"])
+            n = len(walls)
+            print(f"  {kind:11} {1e6 * entry['cpu_s'] / n:7.0f} "
+                  f"{1000 * percentile(walls, 0.5):12.3f} {1000 * percentile(walls, 0.99):7.3f} "
+                  f"{1000 * percentile(walls, 1.0):7.1f}  {n}")  # fmt: skip
     if paced:
         print(
             f"\nLatency at a fixed {args.rate:g} requests/s (below capacity: no queue), each "

@@ -4,9 +4,9 @@ The same addons as ``addon/mitm_script.py``, except that FormShield's ``request`
 CPU time it took on the proxy's thread (``time.thread_time``) to a tally per kind of request:
 ``no body``, ``json``, ``form`` (urlencoded) and ``other body``, with the wall time of each call.
 When mitmproxy shuts down, the tally is written as JSON to the file named by the
-``FORMSHIELD_HOOK_CPU`` environment variable: ``{kind: {"requests": n, "cpu_s": seconds,
-"wall_ms": {"p50": ms, "p99": ms, "max": ms}}}``. The wall time is what the hook itself adds to
-a request's latency, stalls of the machine included, without the time a request waits for the
+``FORMSHIELD_HOOK_CPU`` environment variable: ``{kind: {"cpu_s": seconds, "wall_s": [seconds of
+each call]}}``; the benchmark reports from it. The wall time is what the hook itself adds to a
+request's latency, stalls of the machine included, without the time a request waits for the
 event loop.
 
 This is formshield's own cost inside a loaded mitmdump, which a hot loop understates 2-3 times
@@ -67,20 +67,10 @@ class TimedFormShield(FormShield):
         path = os.environ.get(OUTPUT_VARIABLE)
         if path:
             tally = {
-                kind: {"requests": len(w), "cpu_s": self.cpu[kind], "wall_ms": percentiles(w)}
-                for kind, w in self.walls.items()
+                kind: {"cpu_s": self.cpu[kind], "wall_s": walls}
+                for kind, walls in self.walls.items()
             }
-            Path(path).write_text(json.dumps(tally, indent=1), encoding="utf-8")
-
-
-def percentiles(seconds: list[float]) -> dict[str, float]:
-    """p50, p99 and max of ``seconds``, in milliseconds."""
-    ordered = sorted(seconds)
-
-    def at(q: float) -> float:
-        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {"p50": at(0.5), "p99": at(0.99), "max": 1000 * ordered[-1]}
+            Path(path).write_text(json.dumps(tally), encoding="utf-8")
 
 
 formshield = TimedFormShield()

@@ -13,9 +13,11 @@ The proxy also freezes what is alive once it runs (``FormShield.running`` calls
 not make this pause redundant: the body's own objects still fill the young generations many
 times over and are walked again at each pass until the request is done.
 
-The pause is only taken for big inputs (small requests allocate too little to matter), nests,
-and is thread-safe in the only sense that matters: the collector is re-enabled by the pause
-that disabled it, never left disabled by this module.
+The request parser and the scanner take the pause only for big inputs (small requests
+allocate too little to matter); the JSON walker takes it for every document, since a pause
+costs under 2 us and a JSON document's size is only known once it is parsed. Pauses
+nest, and are thread-safe in the only sense that matters: the collector is re-enabled by the
+pause that disabled it, never left disabled by this module.
 """
 
 from __future__ import annotations

@@ -38,6 +38,10 @@ order, then the paced pair. A ratio to bare mitmdump is taken over all rounds (t
 requests over total time, each side), with a 95% bootstrap interval over the rounds; the
 median and quartiles of the per-round ratios show how much a single short run would swing.
 When a target lies inside the interval, this run cannot tell; run more ``--rounds``.
+Each configuration also runs as ``--instances`` (2) mitmdump processes, the rounds taking them
+in turn: a process has a speed of its own that interleaving cannot cancel (four identical bare
+mitmdumps, interleaved in one run, differed by up to 2.7% in CPU per request), so a single
+process per configuration would carry that into the ratio.
 
 Where the cost goes (Linux): each throughput run also reads, from ``/proc``, the CPU time the
 proxy's process spent in it, and the benchmark prints CPU per request: of the main thread (the
@@ -48,8 +52,8 @@ of request (formshield's share of the main thread's cost) and the percentiles of
 per call (what the hook itself adds to a request's latency, without the stalls of the machine
 that the paced p99 mostly measures).
 
-Usage: ``.venv/bin/python scripts/bench_proxy.py [--rounds 20] [--slice 1] [--no-naive]
-[--cookies] [--hook-cpu]``
+Usage: ``.venv/bin/python scripts/bench_proxy.py [--rounds 20] [--slice 1] [--instances 2]
+[--no-naive] [--cookies] [--hook-cpu]``
 """
 
 from __future__ import annotations
@@ -211,17 +215,19 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
 
 
 def start_mitmdump(
-    config: str, workdir: Path, hook_cpu: Path | None = None
+    config: str, workdir: Path, hook_cpu: Path | None = None, instance: int = 0
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """Start ``config``'s mitmdump; ``hook_cpu``: load formshield through the hook timer,
-    which writes its tally there on shutdown (see ``scripts/hook_cpu_addon.py``)."""
+    """Start ``config``'s mitmdump (its ``instance``-th process, with a data directory of its
+    own); ``hook_cpu``: load formshield through the hook timer, which writes its tally there
+    on shutdown (see ``scripts/hook_cpu_addon.py``)."""
     port = free_port()
     args = [str(MITMDUMP), "-q", "--listen-host", "127.0.0.1", "--listen-port", str(port),
             "--set", f"confdir={workdir / 'conf'}"]  # fmt: skip
-    env = dict(os.environ, FORMSHIELD_DATA_DIR=str(workdir / config))
+    data = workdir / f"{config}.{instance}"
+    env = dict(os.environ, FORMSHIELD_DATA_DIR=str(data))
     if config == "formshield":
         script = FORMSHIELD if hook_cpu is None else HOOK_CPU_ADDON
-        args += ["-s", str(script), "--set", f"formshield_audit={workdir / config / 'a.db'}"]
+        args += ["-s", str(script), "--set", f"formshield_audit={data / 'a.db'}"]
         if hook_cpu is not None:
             env["FORMSHIELD_HOOK_CPU"] = str(hook_cpu)
     elif config == "naive-presidio":
@@ -390,21 +396,24 @@ Paced = dict[tuple[str, str], Result]
 
 
 def _measure(
-    clients: dict[tuple[str, str], Client],
+    clients: dict[tuple[str, str, int], Client],
     configs: list[str],
     loads: list[str],
-    pids: dict[str, int],
+    pids: dict[tuple[str, int], int],
     args: argparse.Namespace,
 ) -> tuple[Runs, Paced, dict[str, list[float]]]:
     """Run the interleaved rounds: per round and load, every config for ``args.slice``
     seconds at full speed (with its proxy's CPU time, :func:`proxy_cpu`, from process
-    ``pids[config]``), then (``args.rate``) bare and formshield paced side by side
-    (:func:`run_paired`)."""
+    ``pids[(config, instance)]``), then (``args.rate``) bare and formshield paced side by
+    side (:func:`run_paired`). Round ``r`` uses each config's instance ``r % args.instances``
+    (``clients`` are keyed by config, load and instance); results are kept per config and
+    load, one per round."""
 
-    async def timed_run(config: str, load: str) -> Result:
-        before = proxy_cpu(pids[config])
-        result = await clients[(config, load)].run(args.slice)
-        after = proxy_cpu(pids[config])
+    async def timed_run(config: str, load: str, instance: int) -> Result:
+        pid = pids[(config, instance)]
+        before = proxy_cpu(pid)
+        result = await clients[(config, load, instance)].run(args.slice)
+        after = proxy_cpu(pid)
         if before is not None and after is not None:
             result.cpu_main, result.cpu_all = after[0] - before[0], after[1] - before[1]
         return result
@@ -414,19 +423,20 @@ def _measure(
             await client.open()
         for client in clients.values():  # warm-up: connections, caches, the addon's first use
             await client.run(args.warm_up)
-        runs: Runs = {key: [] for key in clients}
+        runs: Runs = {(config, load): [] for config in configs for load in loads}
         paced: Paced = {}
         added: dict[str, list[float]] = {}
         for round_no in range(args.rounds):
             # Rotate which config goes first, so none always runs right after another.
             order = configs[round_no % len(configs) :] + configs[: round_no % len(configs)]
+            instance = round_no % args.instances
             for load in loads:
                 for config in order:
-                    runs[(config, load)].append(await timed_run(config, load))
+                    runs[(config, load)].append(await timed_run(config, load, instance))
                 if args.rate:
                     bare, shield, extra = await run_paired(
-                        clients[("bare", load)],
-                        clients[("formshield", load)],
+                        clients[("bare", load, instance)],
+                        clients[("formshield", load, instance)],
                         args.slice,
                         args.rate,
                     )
@@ -453,6 +463,12 @@ def main(argv: list[str] | None = None) -> int:
         "--slice", type=float, default=1.0, help="seconds per config and load in each round"
     )
     parser.add_argument("--warm-up", type=float, default=2.0, help="seconds of warm-up per client")
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=2,
+        help="mitmdump processes per config, taken in turn by the rounds",
+    )
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive client connections")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive Presidio anchor")
     parser.add_argument(
@@ -484,13 +500,16 @@ def main(argv: list[str] | None = None) -> int:
         loads["cookies"] = browsing_mix(random.Random(7), 4000, target, cookies=True)
     configs = ["bare", "formshield"] + ([] if args.no_naive else ["naive-presidio"])
     upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM_CODE, str(upstream_port)])
+    if args.instances < 1:
+        parser.error("--instances must be at least 1")
     procs: list[subprocess.Popen[bytes]] = []
-    pids: dict[str, int] = {}
-    hook_cpu: Path | None = None
+    pids: dict[tuple[str, int], int] = {}
+    hook_cpu: list[Path] = []  # one tally file per formshield instance
     if args.hook_cpu:
-        handle, name = tempfile.mkstemp(prefix="formshield-hook-cpu-", suffix=".json")
-        os.close(handle)
-        hook_cpu = Path(name)
+        for _ in range(args.instances):
+            handle, name = tempfile.mkstemp(prefix="formshield-hook-cpu-", suffix=".json")
+            os.close(handle)
+            hook_cpu.append(Path(name))
     try:
         wait_listening(upstream_port, upstream, "upstream")
         with tempfile.TemporaryDirectory() as tmp:
@@ -499,13 +518,15 @@ def main(argv: list[str] | None = None) -> int:
             # seconds, so a ratio is only fair between runs made seconds apart, and only
             # steady when taken over many of them.
             ports = {}
-            for config in configs:
-                proc, ports[config] = start_mitmdump(config, Path(tmp), hook_cpu)
-                procs.append(proc)
-                pids[config] = proc.pid
+            for instance in range(args.instances):
+                for config in configs:
+                    tally = hook_cpu[instance] if hook_cpu else None
+                    proc, port = start_mitmdump(config, Path(tmp), tally, instance)
+                    procs.append(proc)
+                    pids[(config, instance)], ports[(config, instance)] = proc.pid, port
             clients = {
-                (config, load): Client(ports[config], reqs, args.concurrency)
-                for config in configs
+                (config, load, instance): Client(port, reqs, args.concurrency)
+                for (config, instance), port in ports.items()
                 for load, reqs in loads.items()
             }
             runs, paced, added = _measure(clients, configs, list(loads), pids, args)
@@ -515,11 +536,15 @@ def main(argv: list[str] | None = None) -> int:
             proc.wait(10)
         upstream.terminate()
         upstream.wait(10)
+    # The formshield instances' tallies, merged: CPU summed, wall times pooled, per kind.
     hook_tally: dict[str, dict[str, Any]] = {}
-    if hook_cpu is not None:
-        text = hook_cpu.read_text(encoding="utf-8")
-        hook_cpu.unlink()
-        hook_tally = json.loads(text) if text else {}
+    for path in hook_cpu:
+        text = path.read_text(encoding="utf-8")
+        path.unlink()
+        for kind, entry in (json.loads(text) if text else {}).items():
+            merged = hook_tally.setdefault(kind, {"cpu_s": 0.0, "wall_s": []})
+            merged["cpu_s"] += entry["cpu_s"]
+            merged["wall_s"] += entry["wall_s"]
 
     def total(config: str, load: str) -> Result:
         pooled = Result(0, 0.0, [], {})
@@ -553,8 +578,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
 
     print(f"\nProxy benchmark: {args.concurrency} keep-alive connections, {args.rounds} rounds "
-          f"of {args.slice:g} s per config and load, interleaved, 127.0.0.1, "
-          f"{os.cpu_count()} cores")  # fmt: skip
+          f"of {args.slice:g} s per config and load, interleaved, {args.instances} mitmdump "
+          f"process(es) per config taken in turn, 127.0.0.1, {os.cpu_count()} cores")  # fmt: skip
     print(f"{'config':15} {'load':9} {'req/s':>8} {'x bare':>7} {'95% interval':>13} "
           f"{'rounds: median':>15} {'quartiles':>11} {'p50 ms':>7} {'p99 ms':>7}  "
           "statuses")  # fmt: skip

@@ -488,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
         help="requests/s of the paced latency runs (below every config's capacity); 0: skip",
     )
     args = parser.parse_args(argv)
+    if args.instances < 1:
+        parser.error("--instances must be at least 1")
 
     upstream_port = free_port()
     target = f"127.0.0.1:{upstream_port}"
@@ -500,8 +502,6 @@ def main(argv: list[str] | None = None) -> int:
         loads["cookies"] = browsing_mix(random.Random(7), 4000, target, cookies=True)
     configs = ["bare", "formshield"] + ([] if args.no_naive else ["naive-presidio"])
     upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM_CODE, str(upstream_port)])
-    if args.instances < 1:
-        parser.error("--instances must be at least 1")
     procs: list[subprocess.Popen[bytes]] = []
     pids: dict[tuple[str, int], int] = {}
     hook_cpu: list[Path] = []  # one tally file per formshield instance

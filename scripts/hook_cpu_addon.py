@@ -29,6 +29,7 @@ from mitmproxy import http
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from addon.extension_api import ExtensionApi
+from addon.header_values import header_values
 from addon.proxy import FormShield
 
 OUTPUT_VARIABLE = "FORMSHIELD_HOOK_CPU"
@@ -38,7 +39,7 @@ def request_kind(request: http.Request) -> str:
     """``no body``, ``json``, ``form`` or ``other body``, by body and Content-Type."""
     if not request.raw_content:
         return "no body"
-    ctype = request.headers.get("content-type", "").lower()
+    ctype = header_values(request, b"content-type")[0].lower()
     if "json" in ctype:
         return "json"
     if "x-www-form-urlencoded" in ctype:

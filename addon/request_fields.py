@@ -134,7 +134,7 @@ _SKIP_HEADER_PREFIXES = ("sec-fetch-", "sec-ch-", "access-control-request-")
 # Bodies from this size on are parsed with the cyclic garbage collector paused.
 _GC_PAUSE_BYTES = 64 * 1024
 # URL path segments worth scanning: with a digit, "@", "%" (encoded text) or non-ASCII.
-_PATH_SEGMENT_RE = re.compile(rb"[0-9@%\x80-\xff]")
+PATH_SEGMENT_RE = re.compile(rb"[0-9@%\x80-\xff]")
 
 
 def parse_request(
@@ -226,11 +226,11 @@ def parse_websocket_message(
 
 def _path_fields(path: bytes, out: FieldCollector) -> None:
     """URL path segments that could hold data (``/users/13812345678/``), one field each."""
-    if not _PATH_SEGMENT_RE.search(path):
+    if not PATH_SEGMENT_RE.search(path):
         return
     segments = path.split(b"/")
     raw = [
-        (i, percent_decode_bytes(s)) for i, s in enumerate(segments) if _PATH_SEGMENT_RE.search(s)
+        (i, percent_decode_bytes(s)) for i, s in enumerate(segments) if PATH_SEGMENT_RE.search(s)
     ]
     decoded = decode_pairs([(b, None) for _, b in raw])
     for (i, _), (text, _) in zip(raw, decoded.pairs, strict=True):
@@ -279,6 +279,19 @@ _HEADER_NAMES: dict[bytes, str] = {}
 _HEADER_NAMES_MAX = 1024
 
 
+def scanned_header_name(raw_name: bytes) -> str:
+    """The lower-case name under which a header is scanned; ``""`` for a protocol header,
+    which is not (remembered for names that cannot hold personal data)."""
+    name = _HEADER_NAMES.get(raw_name)
+    if name is None:
+        name = _header_name(raw_name)
+        if key_is_safe(name):
+            if len(_HEADER_NAMES) >= _HEADER_NAMES_MAX:
+                _HEADER_NAMES.clear()
+            _HEADER_NAMES[raw_name] = name
+    return name
+
+
 def _header_fields(
     headers: Iterable[tuple[bytes, bytes]], out: FieldCollector, clean: CleanHeaders | None = None
 ) -> None:
@@ -293,13 +306,9 @@ def _header_fields(
     skipped_cookies: list[bytes] = []  # their names are counted only if another Cookie follows
     names = _HEADER_NAMES
     for raw_name, raw_value in headers:
-        name = names.get(raw_name)
+        name = names.get(raw_name)  # scanned_header_name, its usual case inlined
         if name is None:
-            name = _header_name(raw_name)
-            if key_is_safe(name):
-                if len(names) >= _HEADER_NAMES_MAX:
-                    names.clear()
-                names[raw_name] = name
+            name = scanned_header_name(raw_name)
         if not name:
             continue
         if clean is None:

@@ -43,11 +43,13 @@ from addon.audit import AuditStore, AuditStoreError, FindingOutcome
 from addon.blockpage import BlockedItem, block_response
 from addon.clean_headers import CleanHeaders
 from addon.parties import Located, locate, pretty_url
+from addon.quick_clean import clean_at_a_glance
 from addon.redact import redact_request, redact_websocket_message
 from addon.request_fields import ParseLimits
 from addon.scan import scan_request, scan_websocket_message
 from detectors.engine import Scanner
 from detectors.model import Finding, ScanIssue, ScanResult
+from detectors.value_gate import ValueGate
 from policies.model import Action, Decision, combine_decisions
 from policies.store import PolicyStore
 
@@ -179,6 +181,9 @@ class FormShield:
         # Headers a browser repeats on every request (Cookie, Referer) are scanned once while
         # they stay the same (addon.clean_headers).
         self.clean_headers = CleanHeaders()
+        # The scanner's value gate, for clean_at_a_glance (None: the scanner has none, and
+        # every request is scanned in full).
+        self._gate: ValueGate | None = None
         # One line per verdict while they are few; a count when they flood (addon.alerts).
         self.verdict_log = VerdictLog(logger)
 
@@ -262,6 +267,7 @@ class FormShield:
             # Building the recognizers costs a fraction of a second; do it once, up front,
             # rather than on the first request.
             self.scanner = Scanner()
+            self._gate = self.scanner.value_gate
         if "stream_large_bodies" in updated and getattr(opts, "stream_large_bodies", None):
             logger.log(
                 ALERT,
@@ -357,6 +363,17 @@ class FormShield:
                     )
                 ]
             )
+        elif self._gate is not None and clean_at_a_glance(
+            request, self._gate, self.clean_headers, self.limits
+        ):
+            # Nothing to find (addon.quick_clean): the verdict _decide gives a request without
+            # findings or issues, with what _apply_http and _record do for it (mark nothing,
+            # record nothing), without their layers, which cost more than the glance itself.
+            simulate = self._simulate or self.policies.policy.simulate
+            verdict = Verdict("allow", "", None, simulate, request)
+            flow.metadata[METADATA_KEY] = verdict
+            self._notify(flow, verdict)
+            return
         else:
             size = len(request.raw_content or b"")
             clean = self.clean_headers

@@ -390,3 +390,31 @@ def test_running_freezes_the_startup_heap(addon: tuple[FormShield, taddons.conte
         assert len(gc.get_objects(generation=2)) < frozen / 10
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("simulate", [False, True])
+async def test_a_request_clean_at_a_glance_gets_the_full_paths_verdict(
+    addon: tuple[FormShield, taddons.context], simulate: bool
+) -> None:
+    fs, tctx = addon
+    tctx.configure(fs, formshield_simulate=simulate)
+    seen: list[Verdict] = []
+    fs.observers.append(lambda flow, v: seen.append(v))
+    url = "http://cdn.tracker.example/item/12345?page=3&ts=1732812345678&sku=SKU12345"
+    # The first request teaches the Referer (full path); the second is clean at a glance.
+    flows = [flow_for("GET", url, cookie="sid=8f3a9c2e7b1d4f6a9e0c3b5d7f1a2c4e") for _ in range(2)]
+    for f in flows:
+        await fs.request(f)
+    full, glance = (verdict(f) for f in flows)
+    assert glance.where is flows[1].request  # took the glance: not located, like a clean verdict
+    fields = ("action", "rule", "message", "simulate", "findings", "decisions", "issues",
+              "applied", "fallback", "timeout", "answer")  # fmt: skip
+    assert [getattr(glance, k) for k in fields] == [getattr(full, k) for k in fields]
+    assert (glance.action, glance.simulate) == ("allow", simulate)
+    assert (glance.site, glance.destination, glance.third_party) == (
+        full.site,
+        full.destination,
+        full.third_party,
+    )
+    assert seen == [full, glance]  # observers see both
+    assert all(f.response is None and not f.marked and not f.comment for f in flows)

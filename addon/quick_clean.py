@@ -86,6 +86,7 @@ def _clean_at_a_glance(
     keepers = gate.keepers(())
     keep = keepers.keep
     url_path, _, query = request.data.path.partition(b"#")[0].partition(b"?")
+    fields = 0  # as the full path counts them against limits.max_fields
     if PATH_SEGMENT_RE.search(url_path) is not None:
         for segment in url_path.split(b"/"):
             if PATH_SEGMENT_RE.search(segment) is None:
@@ -93,7 +94,7 @@ def _clean_at_a_glance(
             # Percent-encoded or raw non-ASCII text is decoded first by the full path.
             if not segment.isascii() or _PERCENT in segment or keep(segment.decode("ascii")):
                 return False
-    fields = 0
+            fields += 1
     if query:
         # Percent escapes and "+" (a space in forms) are decoded by the full path first.
         if not query.isascii() or _PERCENT in query or _PLUS in query:

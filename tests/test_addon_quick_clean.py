@@ -58,16 +58,18 @@ def request(
     return r
 
 
-def learnt(scanner: Scanner, *requests: http.Request) -> CleanHeaders:
+def learnt(scanner: Scanner, *requests: http.Request, limits: ParseLimits = LIMITS) -> CleanHeaders:
     """The table the proxy holds after scanning ``requests`` (earlier requests of a page)."""
     clean = CleanHeaders()
     for r in requests:
-        scan_request(r, scanner, LIMITS, clean=clean)
+        scan_request(r, scanner, limits, clean=clean)
     return clean
 
 
-def assert_full_scan_is_clean(scanner: Scanner, r: http.Request) -> None:
-    result = scan_request(r, scanner, LIMITS)
+def assert_full_scan_is_clean(
+    scanner: Scanner, r: http.Request, limits: ParseLimits = LIMITS
+) -> None:
+    result = scan_request(r, scanner, limits)
     assert [(f.entity_type, f.location) for f in result.findings] == []
     assert result.issues == []
 
@@ -212,14 +214,15 @@ def test_headers_are_clean_only_once_learnt(scanner: Scanner, gate: ValueGate) -
     [
         (ParseLimits(max_decoded_bytes=16), "the body passes max_decoded_bytes"),
         (ParseLimits(max_body=16), "the body passes max_body"),
-        (ParseLimits(max_fields=3), "the fields reach max_fields"),
+        (ParseLimits(max_fields=5), "the fields pass max_fields"),
     ],
 )
 def test_requests_the_limits_cut_take_the_full_path(
     scanner: Scanner, gate: ValueGate, limits: ParseLimits, why: str
 ) -> None:
     body = b'{"event": "view", "item": 538211}'
-    r = request("POST", "http://t.example/c?a=1&b=2", body, JSON_POST)
+    # Six fields: path segments 1 and 2, query a and b, JSON event and item.
+    r = request("POST", "http://t.example/v/1/2?a=1&b=2", body, JSON_POST)
     assert clean_at_a_glance(r, gate, CleanHeaders(), LIMITS)
     assert not clean_at_a_glance(r, gate, CleanHeaders(), limits), why
     assert scan_request(r, scanner, limits).issues  # the full path reports the cut
@@ -277,15 +280,24 @@ def build(parts: Parts) -> http.Request:
     return r
 
 
+# The default limits, and field limits small enough for random requests to reach.
+ANY_LIMITS = st.one_of(
+    st.just(LIMITS),
+    st.builds(ParseLimits, max_fields=st.integers(1, 12)),
+    st.builds(ParseLimits, max_decoded_bytes=st.integers(1, 64)),
+)
+
+
 @settings(max_examples=500, deadline=None)
-@given(st.tuples(SEGMENTS, QUERY, HEADERS, BODIES))
-@example((["item", "12345"], [("ts", "1732812345678", True)], [("Referer", REFERER)], b""))
-@example(([], [], [("Content-Type", JSON)], b'{"item": 13800001111}'))
+@given(st.tuples(SEGMENTS, QUERY, HEADERS, BODIES), ANY_LIMITS)
+@example((["item", "12345"], [("ts", "1732812345678", True)], [("Referer", REFERER)], b""), LIMITS)
+@example(([], [], [("Content-Type", JSON)], b'{"item": 13800001111}'), LIMITS)
+@example((["1", "2"], [("a", "1", True), ("b", "2", True)], [], b""), ParseLimits(max_fields=3))
 def test_clean_at_a_glance_only_when_the_full_scan_finds_nothing(
-    scanner: Scanner, gate: ValueGate, parts: Parts
+    scanner: Scanner, gate: ValueGate, parts: Parts, limits: ParseLimits
 ) -> None:
     r = build(parts)
     # The headers as an earlier request of the page taught them (clean ones only).
-    clean = learnt(scanner, request("GET", "http://t.example/", b"", parts[2]))
-    if clean_at_a_glance(r, gate, clean, LIMITS):
-        assert_full_scan_is_clean(scanner, r)
+    clean = learnt(scanner, request("GET", "http://t.example/", b"", parts[2]), limits=limits)
+    if clean_at_a_glance(r, gate, clean, limits):
+        assert_full_scan_is_clean(scanner, r, limits)

@@ -120,12 +120,16 @@ def test_plain_requests_are_clean_at_a_glance(  # noqa: PLR0917 (one argument pe
 # --- what it leaves to the full path, one reason each -------------------------------------------
 
 JSON_POST = [("Content-Type", JSON)]
+FORM_POST = [("Content-Type", "application/x-www-form-urlencoded")]
+GBK_JSON_POST = [("Content-Type", "application/json; charset=gbk")]
+GZIP_JSON_POST = [*JSON_POST, ("Content-Encoding", "gzip")]
+POST_TO = "http://t.example/c"
 
 
 @pytest.mark.parametrize(
     "method, url, body, extra, why",
     [
-        ("POST", "http://t.example/c", None, [], "body streamed past the addon"),
+        ("POST", POST_TO, None, [], "body streamed past the addon"),
         ("GET", f"http://t.example/u/{PHONE}/orders", b"", [], "phone in a path segment"),
         ("GET", "http://t.example/u/%E5%BC%A0", b"", [], "percent-encoded path segment"),
         ("GET", f"http://t.example/s?mobile={PHONE}", b"", [], "phone in the query"),
@@ -134,54 +138,24 @@ JSON_POST = [("Content-Type", JSON)]
         ("GET", f"http://t.example/s?{PHONE}", b"", [], "a name that may be data"),
         ("GET", "http://t.example/s?u=dGVzdEBleGFtcGxlLmNvbQ", b"", [], "base64-like value"),
         ("GET", "http://t.example/", b"", [("X-User", "zhang")], "a header not seen before"),
-        (
-            "POST",
-            "http://t.example/c",
-            b"idNo=1",
-            [("Content-Type", "application/x-www-form-urlencoded")],
-            "form body",
-        ),
-        ("POST", "http://t.example/c", b'{"a": 1}', [], "no Content-Type"),
-        ("POST", "http://t.example/c", b'{"a": 1}', [("Content-Type", "text/plain")], "other type"),
-        (
-            "POST",
-            "http://t.example/c",
-            b'{"a": 1}',
-            [("Content-Type", "application/json; charset=gbk")],
-            "other charset",
-        ),
-        ("POST", "http://t.example/c", b'{"a": 1}', JSON_POST + JSON_POST, "Content-Type twice"),
-        (
-            "POST",
-            "http://t.example/c",
-            gzip.compress(b'{"a": 1}'),
-            [*JSON_POST, ("Content-Encoding", "gzip")],
-            "compressed",
-        ),
-        ("POST", "http://t.example/c", json.dumps({"mobile": PHONE}).encode(), JSON_POST, "phone"),
-        (
-            "POST",
-            "http://t.example/c",
-            json.dumps({"card": int(CARD)}).encode(),
-            JSON_POST,
-            "card as a number",
-        ),
-        (
-            "POST",
-            "http://t.example/c",
-            json.dumps({PHONE: 1}).encode(),
-            JSON_POST,
-            "a key that may be data",
-        ),
-        ("POST", "http://t.example/c", b'{"user": {"a": 1}}', JSON_POST, "nested object"),
-        ("POST", "http://t.example/c", b'{"a": [1, 2]}', JSON_POST, "array"),
-        ("POST", "http://t.example/c", b"[1, 2]", JSON_POST, "top-level array"),
-        ("POST", "http://t.example/c", b'{"a": NaN}', JSON_POST, "not a finite number"),
-        ("POST", "http://t.example/c", b'{"a": 1', JSON_POST, "invalid JSON"),
-        ("POST", "http://t.example/c", b'{"a": 1} {"b": 2}', JSON_POST, "two documents"),
-        ("POST", "http://t.example/c", '{"城市": "杭州"}'.encode(), JSON_POST, "not ASCII"),
-        ("POST", "http://t.example/c", b'{"query": "q", "variables": {}}', JSON_POST, "GraphQL"),
-        ("POST", "http://t.example/c", b'{"a": "' + b"x" * MAX_BODY + b'"}', JSON_POST, "too big"),
+        ("POST", POST_TO, b"idNo=1", FORM_POST, "form body"),
+        ("POST", POST_TO, b'{"a": 1}', [], "no Content-Type"),
+        ("POST", POST_TO, b'{"a": 1}', [("Content-Type", "text/plain")], "other type"),
+        ("POST", POST_TO, b'{"a": 1}', GBK_JSON_POST, "other charset"),
+        ("POST", POST_TO, b'{"a": 1}', JSON_POST + JSON_POST, "Content-Type twice"),
+        ("POST", POST_TO, gzip.compress(b'{"a": 1}'), GZIP_JSON_POST, "compressed"),
+        ("POST", POST_TO, json.dumps({"mobile": PHONE}).encode(), JSON_POST, "phone"),
+        ("POST", POST_TO, json.dumps({"card": int(CARD)}).encode(), JSON_POST, "card number"),
+        ("POST", POST_TO, json.dumps({PHONE: 1}).encode(), JSON_POST, "a key that may be data"),
+        ("POST", POST_TO, b'{"user": {"a": 1}}', JSON_POST, "nested object"),
+        ("POST", POST_TO, b'{"a": [1, 2]}', JSON_POST, "array"),
+        ("POST", POST_TO, b"[1, 2]", JSON_POST, "top-level array"),
+        ("POST", POST_TO, b'{"a": NaN}', JSON_POST, "not a finite number"),
+        ("POST", POST_TO, b'{"a": 1', JSON_POST, "invalid JSON"),
+        ("POST", POST_TO, b'{"a": 1} {"b": 2}', JSON_POST, "two documents"),
+        ("POST", POST_TO, '{"城市": "杭州"}'.encode(), JSON_POST, "not ASCII"),
+        ("POST", POST_TO, b'{"query": "q", "variables": {}}', JSON_POST, "GraphQL"),
+        ("POST", POST_TO, b'{"a": "' + b"x" * MAX_BODY + b'"}', JSON_POST, "too big"),
     ],
 )
 def test_anything_else_takes_the_full_path(  # noqa: PLR0917 (one argument per table column)

@@ -12,15 +12,17 @@ against ~18 µs in a hot loop (measured on the project's machine; docs/performan
 :func:`clean_at_a_glance` reads the same parts of the request with the same tests, inline:
 
 - the URL path segments that :func:`~addon.request_fields.parse_request` would scan (with a
-  digit, ``@``, ``%`` or non-ASCII), the query's values and the values of a small, flat JSON
-  object go through the scanner's value gate (:mod:`detectors.value_gate`) exactly as the full
-  path gates query values and JSON leaves;
+  digit, ``@``, ``%`` or non-ASCII), the query's values (decoded by the full path's own
+  :func:`~detectors.structure.decode_urlencoded`) and the values of a small, flat JSON object
+  go through the scanner's value gate (:mod:`detectors.value_gate`), exactly as the full path
+  gates query values and JSON leaves;
 - every header the full path would scan must be one that
   :class:`~addon.clean_headers.CleanHeaders` has seen clean before;
-- anything it does not handle itself sends the request down the full path: ``%``, ``+`` or
-  non-ASCII in the URL, a name or key that may be data, a header not seen before, a body that
-  is not plain ASCII ``application/json`` of at most :data:`MAX_BODY` bytes holding one object
-  of scalars, a Content-Encoding, a count of fields near the limit.
+- anything it does not handle itself sends the request down the full path: ``%`` or non-ASCII
+  in the URL path, a query that is not valid text, a name or key that may be data, a header
+  not seen before, a body that is not plain ASCII ``application/json`` of at most
+  :data:`MAX_BODY` bytes holding one object of scalars, a Content-Encoding, a count of fields
+  near the limit.
 
 It says True only when the full path would find nothing and report no issue, so it never lets
 through a request the full path would stop. A property test holds it to that
@@ -39,7 +41,7 @@ from mitmproxy import http
 from addon.clean_headers import CleanHeaders
 from addon.field_collector import ParseLimits
 from addon.request_fields import PATH_SEGMENT_RE, scanned_header_name
-from detectors.structure import safe_key_label
+from detectors.structure import decode_urlencoded, safe_key_label
 from detectors.value_gate import Keepers, ValueGate
 
 __all__ = ["MAX_BODY", "clean_at_a_glance"]
@@ -58,7 +60,6 @@ _scan_json: Callable[[str, int], tuple[object, int]] = make_scanner(json.JSONDec
 _JSON_SPACE = " \t\n\r"
 
 _PERCENT = ord("%")
-_PLUS = ord("+")
 
 
 def clean_at_a_glance(
@@ -96,15 +97,13 @@ def _clean_at_a_glance(
                 return False
             fields += 1
     if query:
-        # Percent escapes and "+" (a space in forms) are decoded by the full path first.
-        if not query.isascii() or _PERCENT in query or _PLUS in query:
-            return False
-        for item in query.decode("ascii").split("&"):
-            if not item:
-                continue
-            name, eq, value = item.partition("=")
+        # Read with the full path's own decoder (escapes, "+", one charset for all values).
+        pairs = decode_urlencoded(query)
+        if pairs.lossy:
+            return False  # the full path reports the undecodable bytes
+        for name, value in pairs.pairs:
             # A name that may be data itself (``?13812345678``) is scanned as a field.
-            if safe_key_label(name) is None or (eq and keep(value, name)):
+            if safe_key_label(name) is None or (value is not None and keep(value, name)):
                 return False
             fields += 1
     content_type: bytes | None = None

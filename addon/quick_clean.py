@@ -41,6 +41,7 @@ from mitmproxy import http
 from addon.clean_headers import CleanHeaders
 from addon.field_collector import ParseLimits
 from addon.request_fields import PATH_SEGMENT_RE, scanned_header_name
+from detectors.decoders import PERCENT_BYTE
 from detectors.structure import decode_urlencoded, safe_key_label
 from detectors.value_gate import Keepers, ValueGate
 
@@ -58,8 +59,6 @@ _JSON_TYPES = frozenset(
 # constructor's argument as a scanner; it is the decoder, whose settings it copies.)
 _scan_json: Callable[[str, int], tuple[object, int]] = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 _JSON_SPACE = " \t\n\r"
-
-_PERCENT = ord("%")
 
 
 def clean_at_a_glance(
@@ -93,7 +92,7 @@ def _clean_at_a_glance(
             if PATH_SEGMENT_RE.search(segment) is None:
                 continue
             # Percent-encoded or raw non-ASCII text is decoded first by the full path.
-            if not segment.isascii() or _PERCENT in segment or keep(segment.decode("ascii")):
+            if not segment.isascii() or PERCENT_BYTE in segment or keep(segment.decode("ascii")):
                 return False
             fields += 1
     if query:
@@ -147,7 +146,7 @@ def _json_object_leaves(text: str, gate: ValueGate, keepers: Keepers) -> int | N
     if end != len(text) or type(obj) is not dict or "variables" in obj:
         return None
     keep, keep_digits = keepers
-    small_ints = 10 ** (gate.min_digits - 1)
+    small_ints = gate.small_ints
     for key, value in obj.items():
         if safe_key_label(key) is None:
             return None  # a key that may be data is scanned as a field

@@ -204,7 +204,7 @@ def json_leaves(
     walker = _JsonWalker(
         source, labels, encodings, min(max_depth, MAX_WALK_DEPTH), issues,
         gate.keepers(labels) if gate is not None else None,
-        10 ** (gate.min_digits - 1) if gate is not None else 0,
+        gate.small_ints if gate is not None else 0,
         gate.min_number_text if gate is not None else 0,
     )  # fmt: skip
     # The walk makes a field and a path tuple per kept leaf, all alive until the caller is
@@ -285,8 +285,10 @@ class _JsonWalker:
         depth: int,
     ) -> None:
         # Leaves (most of the document) are handled inline in the loops: a call per leaf costs
-        # as much as the rest of the walk. ``type(x) is str`` is exact for json.loads output and
-        # faster than isinstance; subclasses and other types take the general path below.
+        # as much as the rest of the walk. addon/quick_clean.py applies the same leaf tests to
+        # small flat objects; a change here belongs there too (its property test checks).
+        # ``type(x) is str`` is exact for json.loads output and faster than isinstance;
+        # subclasses and other types take the general path below.
         # A leaf the gate skips costs its type test and the gate's search, nothing else.
         out = self.out
         append = out.append

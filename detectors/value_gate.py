@@ -77,7 +77,7 @@ class ValueGate:
     """
 
     __slots__ = ("_digits_need", "_keepers", "_prefilter", "_token_candidate", "digit_lengths",
-                 "min_digits", "min_number_text", "needs_scan")  # fmt: skip
+                 "min_digits", "min_number_text", "needs_scan", "small_ints")  # fmt: skip
 
     def __init__(
         self,
@@ -94,9 +94,10 @@ class ValueGate:
         # labels -> keepers: a request's JSON documents mostly share labels (none).
         self._keepers: dict[tuple[str, ...], Keepers] = {}
         self.digit_lengths = frozenset(digit_lengths)
-        # Shortest digits-only value that may matter: a JSON integer in [0, 10**(n-1)) is
-        # skipped without turning it into text.
+        # Shortest digits-only value that may matter: a JSON integer in [0, small_ints) has
+        # fewer digits, and is skipped without turning it into text.
         self.min_digits = min(self.digit_lengths, default=1)
+        self.small_ints = 10 ** (self.min_digits - 1)
         # A JSON float whose text is shorter is skipped without the gate's search.
         self.min_number_text = min_number_text
         self.needs_scan: Keep = self._make(None, ()).keep

@@ -19,6 +19,7 @@ from mitmproxy.test import taddons, tflow
 from addon.blockpage import RULE_HEADER
 from addon.parties import Located, locate
 from addon.proxy import METADATA_KEY, FormShield, Verdict
+from addon.quick_clean import clean_at_a_glance
 from detectors.engine import Scanner
 
 ID = "11010519491231002X"
@@ -403,10 +404,12 @@ async def test_a_request_clean_at_a_glance_gets_the_full_paths_verdict(
     url = "http://cdn.tracker.example/item/12345?page=3&ts=1732812345678&sku=SKU12345"
     # The first request teaches the Referer (full path); the second is clean at a glance.
     flows = [flow_for("GET", url, cookie="sid=8f3a9c2e7b1d4f6a9e0c3b5d7f1a2c4e") for _ in range(2)]
-    for f in flows:
+    assert fs._gate is not None
+    for f, at_a_glance in zip(flows, (False, True), strict=True):
+        assert clean_at_a_glance(f.request, fs._gate, fs.clean_headers, fs.limits) is at_a_glance
         await fs.request(f)
     full, glance = (verdict(f) for f in flows)
-    assert glance.where is flows[1].request  # took the glance: not located, like a clean verdict
+    assert glance.where is flows[1].request  # not located, like the full path's clean verdict
     fields = ("action", "rule", "message", "simulate", "findings", "decisions", "issues",
               "applied", "fallback", "timeout", "answer")  # fmt: skip
     assert [getattr(glance, k) for k in fields] == [getattr(full, k) for k in fields]

@@ -567,6 +567,69 @@ def test_records_gather_for_the_commit_interval_and_flush_ends_the_wait(tmp_path
         assert store.totals().verdicts == 50
 
 
+def test_findings_name_their_own_verdict_across_batches_and_other_writers(
+    tmp_path: Path,
+) -> None:
+    """A batch is one statement whose trigger numbers the verdicts after the largest id in the
+    file and links each finding through its verdict's place in the batch. That must hold when
+    another process (a second proxy, the CLI) wrote verdicts in between, and when a record of
+    the batch could not be built and was left out."""
+    db = tmp_path / "ids.db"
+    phones = {f"f{i}": [f"1381234{i:04d}", f"1391234{i:04d}"][: 1 + i % 2] for i in range(9)}
+
+    def record(store: AuditStore, flow: str) -> None:
+        store.record_verdict(
+            flow_id=flow, method="POST", url="https://t.example/c", destination="t.example",
+            action="block", rule="r",
+            findings=[finding("CN_PHONE", v, f"form.p{k}") for k, v in enumerate(phones[flow])],
+        )  # fmt: skip
+
+    broken = finding("CN_PHONE", "13700000000", "form.tel")
+    broken.value = None  # type: ignore[assignment]  # cannot be fingerprinted
+    with AuditStore(db, secret=SECRET, commit_interval=3600) as store:
+        for flow in ("f0", "f1", "f2"):
+            record(store, flow)
+        assert store.flush()
+        other = sqlite3.connect(db, isolation_level=None)
+        try:  # another writer takes the next ids, one of them far ahead
+            for vid in (4, 40):
+                other.execute(
+                    "INSERT INTO verdicts (id, ts, flow_id, method, url, destination, "
+                    "third_party, action, rule, mode, incomplete) "
+                    "VALUES (?, 0, 'other', 'GET', 'https://o.example/', 'o.example', 1, "
+                    "'allow', 'r', 'enforce', 0)",
+                    (vid,),
+                )
+        finally:
+            other.close()
+        record(store, "f3")
+        store.record_verdict(
+            flow_id="bad", method="POST", url="https://t.example/c", destination="t.example",
+            action="block", rule="r", findings=[broken],
+        )  # fmt: skip
+        for flow in ("f4", "f5"):
+            record(store, flow)
+        assert store.flush()
+        assert (store.written, store.lost) == (6, 1)
+        for flow in ("f6", "f7", "f8"):
+            record(store, flow)
+        assert store.flush()
+
+    ids = dict(raw_rows(db, "SELECT flow_id, id FROM verdicts WHERE flow_id != 'other'"))
+    assert ids == {"f0": 1, "f1": 2, "f2": 3, "f3": 41, "f4": 42, "f5": 43, "f6": 44, "f7": 45,
+                   "f8": 46}  # fmt: skip
+    linked = raw_rows(
+        db,
+        "SELECT v.flow_id, f.masked, f.location FROM findings f "
+        "JOIN verdicts v ON v.id = f.verdict_id ORDER BY f.id",
+    )
+    assert linked == [
+        (flow, mask("CN_PHONE", value), f"form.p{k}")
+        for flow, values in phones.items()
+        for k, value in enumerate(values)
+    ]
+
+
 def test_close_commits_what_waits_for_the_interval(tmp_path: Path) -> None:
     store = AuditStore(tmp_path / "a.db", secret=SECRET, commit_interval=3600)
     for i in range(10):

@@ -141,16 +141,17 @@ def _json_insert(table: str, columns: str, param: str, first: str | None = None)
 
 
 # A batch is written by one statement, an INSERT into this view, whose trigger fills the three
-# tables. Python's sqlite3 lets go of the GIL around every statement it steps, and this thread
+# tables, each from one JSON array of rows unpacked by SQLite's json_each. Python's sqlite3 lets
+# go of the GIL around every step of a statement (every row of an executemany), and this thread
 # must then take it back from the proxy's busy event loop: a round of futile wake-ups and
-# forced switches each time. A transaction of several statements (BEGIN, the next verdict id,
-# one INSERT per table, COMMIT) took six or seven such rounds per batch. Measured under the
-# benchmark's browsing load (/proc's context switch counts, per request): the writer woke 0.34
-# times, the proxy's thread waited 0.05 times (0.001 without the audit store); with one
-# statement, 0.13 and 0.02. In autocommit mode
-# one statement is one transaction, trigger included: the whole batch is committed, or none of
-# it. TEMP: created on the write connection when it opens, never stored in the file (a TEMP
-# trigger may write to the main tables).
+# forced switches each time. A row per step cost the proxy ~0.4 ms per audited request under
+# load. A transaction of several statements (BEGIN, the next verdict id, one INSERT per table,
+# COMMIT) still took six or seven such rounds per batch. Measured under the benchmark's
+# browsing load (/proc's context switch counts, per request): the writer woke 0.34 times, the
+# proxy's thread waited 0.05 times (0.001 without the audit store); with one statement, 0.13
+# and 0.02. In autocommit mode one statement is one transaction, trigger included: the whole
+# batch is committed, or none of it. TEMP: created on the write connection when it opens,
+# never stored in the file (a TEMP trigger may write to the main tables).
 #
 # Verdict ids are what SQLite would pick, the largest id plus one, in the order of the batch.
 # The largest id is read once, before the verdicts are written (a subquery that does not

@@ -20,14 +20,11 @@ Keywords come from each recognizer's ``context`` list (its ``CONTEXT`` class con
 
 from __future__ import annotations
 
-import copy
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
-
-from presidio_analyzer import RecognizerResult
 
 CONTEXT_BOOST = 0.35
 CONTEXT_FLOOR = 0.4
@@ -194,38 +191,3 @@ def has_keyword_before(text: str, start: int, index: ContextIndex, window: int =
 def boosted(score: float) -> float:
     """A score raised by context: +0.35, at least 0.4, at most 1.0."""
     return min(1.0, round(max(score + CONTEXT_BOOST, CONTEXT_FLOOR), 6))
-
-
-def apply_context(
-    recognizer: HasContext,
-    text: str,
-    results: Sequence[RecognizerResult],
-    words: Iterable[str] = (),
-) -> list[RecognizerResult]:
-    """Return copies of ``results`` with scores raised where context supports them.
-
-    Context is either one of ``words`` (field-name words from :func:`field_name_words` or
-    :func:`words_of_labels`) or a keyword in the text just before the match
-    (:func:`keyword_before`). Every returned result is flagged
-    ``is_score_enhanced_by_context`` in its metadata: context has been evaluated with
-    formshield's rules, and Presidio's substring-based enhancer must not add to it.
-    ``results`` and its items are not modified.
-    """
-    word_list = list(words)
-    from_words: bool | None = None
-    out: list[RecognizerResult] = []
-    for result in results:
-        new = copy.copy(result)
-        new.recognition_metadata = dict(result.recognition_metadata or {})
-        already = new.recognition_metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY)
-        if not already and new.score < 1.0:
-            if from_words is None:
-                from_words = bool(word_list) and context_matches(recognizer, word_list)
-            if from_words or keyword_before(text, new.start, recognizer):
-                new.score = boosted(new.score)
-                if new.analysis_explanation is not None:
-                    new.analysis_explanation = copy.copy(new.analysis_explanation)
-                    new.analysis_explanation.set_improved_score(new.score)
-        new.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
-        out.append(new)
-    return out

@@ -1,17 +1,20 @@
 """The scanning engine: fields in, findings out, fast enough to sit in a proxy's hot path.
 
 Presidio's ``AnalyzerEngine`` runs an NLP pipeline and every recognizer over every text; a proxy
-cannot afford that per request. The :class:`Scanner` keeps Presidio's recognizers (the same
-objects a plain ``AnalyzerEngine`` uses, see :mod:`detectors.registry`) but drives them itself:
+cannot afford that per request. The :class:`Scanner` uses the rules formshield's Presidio
+recognizers are made of (:mod:`detectors.rules`; the recognizers a plain ``AnalyzerEngine`` uses
+are those rules inside Presidio classes, see :mod:`detectors.recognizers`) and drives them
+itself. It does not import Presidio: a proxy that loads the scanner stays free of Presidio's NLP
+stack (~1,100 modules, ~70 MB, and a cost on every request, see docs/performance.md).
 
 1. each field value is expanded when it holds structured data (JSON, urlencoded) and decoded
    through up to three layers of value encodings (percent, base64, HTML references, escapes),
    see :mod:`detectors.decoders` and :mod:`detectors.structure`;
 2. each text is routed to the recognizers whose shape it has (the gates of
-   :class:`~detectors.recognizers.base.CnPatternRecognizer`: a text of digits only by its
-   length, other texts by one combined pre-check and then per-recognizer checks); a recognizer
-   whose matches all need context (passports, permits, HK/TW IDs, 15-digit IDs, 13-digit card
-   numbers) runs only when the field name, its labels or the text hold one of its keywords.
+   :class:`~detectors.rules.base.PatternRules`: a text of digits only by its length, other
+   texts by one combined pre-check and then per-recognizer checks); a recognizer whose matches
+   all need context (passports, permits, HK/TW IDs, 15-digit IDs, 13-digit card numbers) runs
+   only when the field name, its labels or the text hold one of its keywords.
    Most values (order numbers, timestamps, amounts, names) reach no recognizer at all;
 3. the recognizers run without NLP artifacts; context comes from the field's name and labels
    and from keywords just before a match (:mod:`detectors.context`), not from lemmas;
@@ -28,9 +31,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Collection, Iterable, Sequence, Sized
-from typing import NamedTuple, cast
-
-from presidio_analyzer import EntityRecognizer, RecognizerResult
+from typing import TYPE_CHECKING, NamedTuple
 
 from detectors.context import (
     ContextIndex,
@@ -44,10 +45,13 @@ from detectors.decoders import MIN_BASE64_LEN, decode_layers, may_be_encoded
 from detectors.gc_pause import paused_gc
 from detectors.masking import mask
 from detectors.model import Field, Finding
-from detectors.recognizers.base import CnPatternRecognizer, to_halfwidth
-from detectors.registry import formshield_recognizers
+from detectors.rules import formshield_rules
+from detectors.rules.base import PatternRules, to_halfwidth
 from detectors.structure import expand_value
 from detectors.value_gate import WORK_HINT, ValueGate
+
+if TYPE_CHECKING:
+    from presidio_analyzer import EntityRecognizer
 
 DEFAULT_MIN_SCORE = 0.5
 # Layers of value encodings undone per field (percent inside base64 inside percent, ...).
@@ -135,7 +139,7 @@ class _Route:
 
     def __init__(
         self,
-        recognizer: EntityRecognizer,
+        recognizer: PatternRules | EntityRecognizer,
         entities: list[str],
         position: int,
         min_score: float,
@@ -143,11 +147,13 @@ class _Route:
         self.recognizer = recognizer
         self.entities = entities
         self.position = position
-        self.label = type(recognizer).__name__
         self.keywords: ContextIndex = index_of(recognizer)
-        # Only formshield's own pattern recognizers declare gates (and keep their own entity).
-        self.native = isinstance(recognizer, CnPatternRecognizer)
-        if isinstance(recognizer, CnPatternRecognizer):
+        # Only formshield's own rules (alone or inside its Presidio recognizers) declare gates
+        # (and keep their own entity).
+        self.native = isinstance(recognizer, PatternRules)
+        self.label = type(recognizer).__name__
+        if isinstance(recognizer, PatternRules):
+            self.label = recognizer.name  # bare rules carry their Presidio recognizer's name
             cls = type(recognizer)
             self.family: re.Pattern[str] | None = cls.FAMILY_CHECK
             self.quick: re.Pattern[str] | None = cls.QUICK_CHECK
@@ -182,9 +188,11 @@ class Scanner:
 
     ``entities`` restricts the entity types reported (default: every type the recognizers
     support); ``min_score`` is the reporting threshold (0.5: candidates that need context score
-    0.3 and reach it only with context). ``recognizers`` replaces the default set, e.g. to add
-    a custom Presidio recognizer. Building a Scanner loads every lazy table the recognizers use
-    (public suffixes, GB/T 2260 counties), so the first request is not slower than the others.
+    0.3 and reach it only with context). ``recognizers`` replaces the default set (formshield's
+    rules, :func:`detectors.rules.formshield_rules`), e.g. to add a custom Presidio recognizer;
+    formshield's Presidio recognizers are scanned through their rules, like the default set.
+    Building a Scanner loads every lazy table the recognizers use (public suffixes, GB/T 2260
+    counties), so the first request is not slower than the others.
     A Scanner does not change after construction (apart from an internal cache of field-name
     context) and is safe to share between threads.
     """
@@ -194,9 +202,9 @@ class Scanner:
         *,
         entities: Collection[str] | None = None,
         min_score: float = DEFAULT_MIN_SCORE,
-        recognizers: Sequence[EntityRecognizer] | None = None,
+        recognizers: Sequence[PatternRules | EntityRecognizer] | None = None,
     ) -> None:
-        chosen = list(recognizers) if recognizers is not None else formshield_recognizers()
+        chosen = list(recognizers) if recognizers is not None else formshield_rules()
         wanted = set(entities) if entities is not None else None
         self.min_score = min_score
         self._routes: list[_Route] = []
@@ -593,14 +601,16 @@ def _matches(route: _Route, text: str, normal: str) -> list[tuple[int, int, floa
     """``(start, end, score, entity, context already applied)`` of one recognizer on a text
     (``normal`` is its half-width form, which formshield's recognizers read)."""
     recognizer = route.recognizer
-    if route.native:  # isinstance(recognizer, CnPatternRecognizer), decided once (an ABC check)
-        recognizer = cast("CnPatternRecognizer", recognizer)
+    if isinstance(recognizer, PatternRules):
         entity = route.entities[0]
         return [
             (start, end, score, entity, False) for start, end, score, _ in recognizer.find(normal)
         ]
-    # No NLP artifacts: pattern recognizers accept None (Presidio annotates the parameter as
-    # required). A recognizer that applied context itself says so in its metadata.
+    # Another Presidio recognizer, so Presidio is loaded already. No NLP artifacts: pattern
+    # recognizers accept None (Presidio annotates the parameter as required). A recognizer that
+    # applied context itself says so in its metadata.
+    from presidio_analyzer import RecognizerResult
+
     results = recognizer.analyze(text, route.entities, None)  # type: ignore[arg-type]
     key = RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY
     return [

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection
 from typing import NamedTuple, Protocol
 
 from detectors.decoders import MIN_BASE64_LEN, may_be_encoded
-from detectors.recognizers.base import WIDE_CHARACTERS
+from detectors.rules.base import WIDE_CHARACTERS
 
 __all__ = ["DigitsNeed", "Keep", "Keepers", "ValueGate"]
 

@@ -10,7 +10,6 @@ from presidio_analyzer import RecognizerResult
 from detectors.context import (
     CONTEXT_BOOST,
     CONTEXT_FLOOR,
-    apply_context,
     boosted,
     context_matches,
     field_name_words,
@@ -25,6 +24,7 @@ from detectors.recognizers import (
     CnPhoneRecognizer,
     CnResidentIdRecognizer,
     CreditCardRecognizer,
+    apply_context,
 )
 
 PHONE = CnPhoneRecognizer()

@@ -14,8 +14,8 @@ from stdnum.cn import ric
 
 from detectors.engine import Scanner
 from detectors.model import Field, Finding
-from detectors.recognizers.base import to_halfwidth
 from detectors.registry import formshield_recognizers
+from detectors.rules.base import to_halfwidth
 from tests.test_recognizers_gates import TEXTS
 
 ID = "11010519491231002X"  # GB 11643-1999 annex example

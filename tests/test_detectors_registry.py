@@ -6,8 +6,9 @@ import pytest
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
 from detectors.nlp import build_nlp_engine
-from detectors.recognizers import ENTITIES, RECOGNIZER_CLASSES
+from detectors.recognizers import RECOGNIZER_CLASSES
 from detectors.registry import build_analyzer_engine, build_registry, formshield_recognizers
+from detectors.rules import ENTITIES
 
 # One sample per entity, in Chinese and in English sentences; the context-dependent ones carry
 # their keyword in the sentence.

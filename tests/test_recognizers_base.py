@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from presidio_analyzer import Pattern, RecognizerResult
 from stdnum import luhn
 
-from detectors.recognizers.base import CnPatternRecognizer, digits_only, luhn_valid, to_halfwidth
-from detectors.recognizers.cn_phone import CnPhoneRecognizer
+from detectors.recognizers import CnPatternRecognizer, CnPhoneRecognizer
+from detectors.rules.base import digits_only, luhn_valid, to_halfwidth
 
 
 def test_halfwidth_equals_nfkc_and_keeps_length() -> None:

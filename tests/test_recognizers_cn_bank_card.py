@@ -6,10 +6,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from detectors.context import apply_context, field_name_words
-from detectors.recognizers.base import luhn_valid
-from detectors.recognizers.cn_bank_card import CnBankCardRecognizer, has_cn_bin
-from detectors.recognizers.credit_card import CreditCardRecognizer
+from detectors.context import field_name_words
+from detectors.recognizers import CnBankCardRecognizer, CreditCardRecognizer, apply_context
+from detectors.rules.base import luhn_valid
+from detectors.rules.cn_bank_card import has_cn_bin
 
 RECOGNIZER = CnBankCardRecognizer()
 

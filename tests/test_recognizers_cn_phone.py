@@ -7,13 +7,9 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from detectors.context import apply_context, field_name_words
-from detectors.recognizers.cn_phone import (
-    CnPhoneRecognizer,
-    _parsed_is_personal,
-    is_personal_number,
-    is_placeholder_mobile,
-)
+from detectors.context import field_name_words
+from detectors.recognizers import CnPhoneRecognizer, apply_context
+from detectors.rules.cn_phone import _parsed_is_personal, is_personal_number, is_placeholder_mobile
 
 RECOGNIZER = CnPhoneRecognizer()
 

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.cn import ric
 
-from detectors.context import apply_context, field_name_words
-from detectors.recognizers.cn_resident_id import (
+from detectors.context import field_name_words
+from detectors.recognizers import CnResidentIdRecognizer, apply_context
+from detectors.rules.cn_resident_id import (
     PROVINCES,
-    CnResidentIdRecognizer,
     calc_check_char,
     county_known,
     prefix_in_use,

@@ -6,12 +6,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detectors.context import apply_context, field_name_words
-from detectors.recognizers.base import CnPatternRecognizer
-from detectors.recognizers.cn_hk_macau_permit import CnHkMacauPermitRecognizer
-from detectors.recognizers.cn_passport import CnPassportRecognizer
-from detectors.recognizers.hk_id import HkIdRecognizer, hkid_check_ok
-from detectors.recognizers.tw_id import TwIdRecognizer, twid_check_ok
+from detectors.context import field_name_words
+from detectors.recognizers import (
+    CnHkMacauPermitRecognizer,
+    CnPassportRecognizer,
+    CnPatternRecognizer,
+    HkIdRecognizer,
+    TwIdRecognizer,
+    apply_context,
+)
+from detectors.rules.hk_id import hkid_check_ok
+from detectors.rules.tw_id import twid_check_ok
 
 PASSPORT = CnPassportRecognizer()
 PERMIT = CnHkMacauPermitRecognizer()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from detectors.context import apply_context, field_name_words
-from detectors.recognizers.credit_card import CreditCardRecognizer, brand_matches
+from detectors.context import field_name_words
+from detectors.recognizers import CreditCardRecognizer, apply_context
+from detectors.rules.credit_card import brand_matches
 
 RECOGNIZER = CreditCardRecognizer()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
-from detectors.recognizers.email_address import EmailAddressRecognizer, has_public_suffix
+from detectors.recognizers import EmailAddressRecognizer
+from detectors.rules.email_address import has_public_suffix
 
 RECOGNIZER = EmailAddressRecognizer()
 

@@ -12,9 +12,9 @@ import datetime
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from detectors.recognizers import RECOGNIZER_CLASSES
-from detectors.recognizers.base import CnPatternRecognizer, luhn_valid, to_halfwidth
-from detectors.recognizers.cn_resident_id import calc_check_char
+from detectors.recognizers import RECOGNIZER_CLASSES, CnPatternRecognizer
+from detectors.rules.base import luhn_valid, to_halfwidth
+from detectors.rules.cn_resident_id import calc_check_char
 
 RECOGNIZERS: list[CnPatternRecognizer] = [cls() for cls in RECOGNIZER_CLASSES]
 DIGITS = "0123456789"

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.recognizers import ENTITIES, RECOGNIZER_CLASSES, has_candidate
+from detectors.recognizers import RECOGNIZER_CLASSES
+from detectors.rules import ENTITIES, has_candidate
 
 RECOGNIZERS = [cls() for cls in RECOGNIZER_CLASSES]
 

@@ -1,128 +1,49 @@
-"""Shared machinery of formshield's Presidio pattern recognizers.
+"""The Presidio side of formshield's detection rules: :class:`CnPatternRecognizer`.
 
-:class:`CnPatternRecognizer` is a Presidio :class:`~presidio_analyzer.PatternRecognizer` with
-``PATTERNS`` and ``CONTEXT`` class constants, like Presidio's predefined recognizers, but tuned for
-scanning many short form values:
+A formshield recognizer is one entity's rules (:class:`~detectors.rules.base.PatternRules`:
+patterns, context, validation, scores) inside a Presidio
+:class:`~presidio_analyzer.PatternRecognizer`, so it can be registered with a plain
+``AnalyzerEngine`` (see :mod:`detectors.registry`). The rules live apart from Presidio because
+the proxy scans with them directly and must not load Presidio (see :mod:`detectors.rules.base`).
 
-- Full-width forms (``１３８``, ``（０１０）``, ``Ｘ``, the ideographic space) are read as their
-  ASCII equivalents through a length-preserving translation (identical to NFKC on those
-  characters), so match offsets index the caller's text unchanged.
-- Patterns are compiled once with the standard ``re`` module and guarded by ``(?<![0-9])`` style
-  look-arounds (never ``\\b``: CJK characters are word characters to ``re``).
-- Cheap gates tell a scanner which recognizers a text needs (see :mod:`detectors.engine`):
-  ``QUICK_CHECK`` must find something in every text any pattern could match; ``SOLO_CHECK``
-  finds the shapes that may score above ``WEAK_MAX_SCORE`` without context (None: every match
-  needs context); ``DIGIT_LENGTHS`` / ``SOLO_DIGIT_LENGTHS`` say the same for a text made only
-  of ASCII digits by its length alone (the most common candidate: ids, timestamps, phones),
-  refined by ``DIGITS_CHECK``.
-  Gates run on the half-width text. Property tests check that a gate never skips a match.
-- Per-match scoring goes through :meth:`CnPatternRecognizer.score_candidate`, which by default
-  follows Presidio's convention (``validate_result`` True -> 1.0, False -> dropped, None -> the
-  pattern's score; ``invalidate_result`` True -> dropped) and may be overridden for graded scores.
-- :meth:`enhance_using_context` applies formshield's context rules (:mod:`detectors.context`):
-  keywords just before a match or explicit context words (field names, labels).
+What the recognizer adds to the rules:
+
+- :meth:`CnPatternRecognizer.analyze` runs the quick check and the rules' matches and returns
+  Presidio ``RecognizerResult`` objects with an explanation and the recognizer's name;
+- :meth:`CnPatternRecognizer.enhance_using_context` applies formshield's context rules
+  (:mod:`detectors.context`): keywords just before a match or explicit context words (field
+  names, labels).
 """
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, ClassVar
+import copy
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+
+from detectors.context import HasContext, boosted, context_matches, keyword_before, words_of_labels
+from detectors.rules.base import PatternLike, PatternRules, to_halfwidth
 
 if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
 
-# Full-width ASCII variants U+FF01..U+FF5E map to U+0021..U+007E, the ideographic space to a space.
-# NFKC does the same for these characters; unlike NFKC on a whole string, this never changes the
-# length, so offsets stay valid.
-_HALFWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
-_HALFWIDTH[0x3000] = 0x20
-# Dashes that forms and word processors put between digit groups.
-for _dash in ("\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212", "\ufe63"):
-    _HALFWIDTH[ord(_dash)] = ord("-")
-_HALFWIDTH_TABLE = str.maketrans(_HALFWIDTH)
-# str.translate with a table is slow on non-ASCII text (about 0.2 us per character); most text
-# has no full-width forms at all, so look for one first.
-# The characters to_halfwidth changes, escaped for use inside a regex character class.
-WIDE_CHARACTERS = "".join(re.escape(chr(code)) for code in sorted(_HALFWIDTH))
-_WIDE_RE = re.compile(f"[{WIDE_CHARACTERS}]")
 
-# Any ASCII or full-width digit: every numeric recognizer needs at least one.
-DIGIT_RE = re.compile(r"[0-9\uff10-\uff19]")
-# The family of long numbers (resident IDs, bank and credit cards, phones): ten digits with at
-# most five of " ()+-" between two of them (grouped IDs and cards use one space or dash).
-NUMBER_FAMILY = re.compile(r"[0-9](?:[ ()+\-]{0,5}[0-9]){9}")
-# The family of letter-led identifiers (passports, home-return permits, HK and Taiwan IDs): one
-# or two letters not glued to a letter or digit before them, then 6 to 10 digits and no more
-# (HKID: 6 + check; TW ID: 9; passport: 8, or 7 after a second letter; permit: 8 or 10).
-# Order numbers like "E2023041121581948" (18 digits) fail it. IGNORECASE as their patterns.
-LETTER_ID_FAMILY = re.compile(r"[A-Z](?<![0-9A-Za-z][A-Z])[A-Z]?[0-9]{6,10}(?![0-9])", re.I)
+class CnPatternRecognizer(PatternRules, PatternRecognizer):
+    """A Presidio pattern recognizer made of formshield's rules for one entity.
 
-
-def to_halfwidth(text: str) -> str:
-    """Return ``text`` with full-width ASCII forms and odd dashes replaced, same length."""
-    if _WIDE_RE.search(text) is None:
-        return text
-    return text.translate(_HALFWIDTH_TABLE)
-
-
-def digits_only(text: str) -> str:
-    """Return the ASCII digits of ``text`` (after :func:`to_halfwidth`), in order."""
-    if text.isascii() and text.isdigit():  # most candidates: nothing to drop
-        return text
-    return "".join(ch for ch in text if "0" <= ch <= "9")
-
-
-# Luhn: a doubled digit d contributes 2d (minus 9 above 9): as a character, that digit sum.
-_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
-
-
-def luhn_valid(number: str) -> bool:
-    """Return True when the ASCII digit string ``number`` passes the Luhn (mod 10) check."""
-    # Every other digit from the right is doubled; summing the bytes (in C) and removing the
-    # ASCII offsets gives the digit sum without a Python loop.
-    kept = number[::-2]
-    doubled = number[-2::-2].translate(_LUHN_DOUBLED)
-    total = sum(kept.encode()) + sum(doubled.encode()) - 48 * len(number)
-    return total % 10 == 0
-
-
-class CnPatternRecognizer(PatternRecognizer):
-    """Base of formshield's recognizers: precompiled patterns, full-width aware, graded scores.
-
-    Subclasses set ``ENTITY``, ``PATTERNS`` and ``CONTEXT`` and override ``validate_result`` /
-    ``invalidate_result`` or :meth:`score_candidate`. Flags: patterns are compiled with
-    ``FLAGS`` (default ``0``: case-sensitive; letters-based IDs set ``re.IGNORECASE``).
+    Concrete recognizers list their rules class first (``class
+    CnPhoneRecognizer(CnPhoneRules, CnPatternRecognizer)``), so its patterns, validation and
+    scores take precedence over Presidio's defaults. ``patterns`` may be Presidio ``Pattern``
+    objects or :class:`~detectors.rules.base.PatternSpec` tuples.
     """
 
-    ENTITY: ClassVar[str] = ""
-    PATTERNS: ClassVar[list[Pattern]] = []
-    CONTEXT: ClassVar[list[str]] = []
-    FLAGS: ClassVar[int] = 0
-    # Must find something in every (half-width) text any pattern could match; None runs the
-    # patterns always.
-    QUICK_CHECK: ClassVar[re.Pattern[str] | None] = DIGIT_RE
-    # Must find something in every text where a match may score above WEAK_MAX_SCORE before
-    # context; None when every match needs context. The default assumes any match may.
-    SOLO_CHECK: ClassVar[re.Pattern[str] | None] = DIGIT_RE
-    WEAK_MAX_SCORE: ClassVar[float] = 0.3
-    # For a text of ASCII digits only: the lengths a match may have (patterns are digit-guarded,
-    # so a match is the whole text) and those that may score above WEAK_MAX_SCORE without
-    # context. None: not declared, the scanner uses the regex gates.
-    DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = None
-    SOLO_DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = None
-    # Optional finer tests of such a text (``fullmatch``): may it match at all (e.g. the
-    # prefixes a phone may have), may the match score above WEAK_MAX_SCORE without context?
-    DIGITS_CHECK: ClassVar[re.Pattern[str] | None] = None
-    SOLO_DIGITS_CHECK: ClassVar[re.Pattern[str] | None] = None
-    # Optional check shared by several recognizers (the same object), which a scanner runs once
-    # per text before their own QUICK_CHECKs; like QUICK_CHECK it must never miss a match.
-    FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = None
+    name: str
 
     def __init__(
         self,
-        patterns: list[Pattern] | None = None,
+        patterns: Sequence[PatternLike] | None = None,
         context: list[str] | None = None,
         *,
         supported_language: str = "zh",
@@ -130,24 +51,25 @@ class CnPatternRecognizer(PatternRecognizer):
         replacement_pairs: list[tuple[str, str]] | None = None,
         name: str | None = None,
     ) -> None:
-        self.replacement_pairs = (
-            replacement_pairs if replacement_pairs is not None else [("-", ""), (" ", "")]
-        )
-        # Copies: Presidio's PatternRecognizer appends to its list (deny lists); never share
-        # the class constant between instances.
-        patterns = list(patterns if patterns else self.PATTERNS)
-        context = list(context if context else self.CONTEXT)
-        super().__init__(
-            supported_entity=supported_entity or self.ENTITY,
-            patterns=patterns,
-            context=context,
+        PatternRules.__init__(
+            self,
+            patterns,
+            context,
             supported_language=supported_language,
+            supported_entity=supported_entity,
+            replacement_pairs=replacement_pairs,
             name=name or type(self).__name__,
         )
-        self._label: str = name or type(self).__name__
-        self._compiled: list[tuple[Pattern, re.Pattern[str]]] = [
-            (pattern, re.compile(pattern.regex, self.FLAGS)) for pattern in patterns
-        ]
+        # Presidio's own attributes (``patterns`` as Presidio objects, ``id``, ``is_loaded``);
+        # it calls ``load`` again, which the rules make cheap the second time.
+        PatternRecognizer.__init__(
+            self,
+            supported_entity=self.supported_entities[0],
+            patterns=[Pattern(spec.name, spec.regex, spec.score) for spec in self.pattern_specs],
+            context=list(self.context),
+            supported_language=supported_language,
+            name=self.name,
+        )
 
     def analyze(
         self,
@@ -170,7 +92,7 @@ class CnPatternRecognizer(PatternRecognizer):
         results: list[RecognizerResult] = []
         for start, end, score, pattern in self.find(normal):
             explanation = self.build_regex_explanation(
-                self._label,
+                self.name,
                 pattern.name,
                 pattern.regex,
                 pattern.score,
@@ -186,7 +108,7 @@ class CnPatternRecognizer(PatternRecognizer):
                     score=score,
                     analysis_explanation=explanation,
                     recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self._label,
+                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
                         RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
                     },
                 )
@@ -194,41 +116,6 @@ class CnPatternRecognizer(PatternRecognizer):
         if len(results) > 1:
             results = EntityRecognizer.remove_duplicates(results)
         return results
-
-    def find(self, normal: str) -> list[tuple[int, int, float, Pattern]]:
-        """Matches in the half-width text ``normal`` (see :func:`to_halfwidth`) as ``(start,
-        end, score, pattern)``, scores before context, dropped ones left out.
-
-        The lean core of :meth:`analyze` (no quick check, no result objects) that a scanner
-        calls after its own gates.
-        """
-        found: list[tuple[int, int, float, Pattern]] = []
-        for pattern, compiled in self._compiled:
-            # The usual answer is "no match": a search is cheaper than an iterator. Look-behind
-            # guards still see the text before ``pos`` when iterating on from the first match.
-            first = compiled.search(normal)
-            if first is None:
-                continue
-            for match in compiled.finditer(normal, first.start()):
-                start, end = match.span()
-                if start == end:
-                    continue
-                score = self.score_candidate(normal[start:end], pattern)
-                if score > EntityRecognizer.MIN_SCORE:
-                    found.append((start, end, score, pattern))
-        return found
-
-    def score_candidate(self, value: str, pattern: Pattern) -> float:
-        """Score one match (``value`` is half-width); 0 drops it.
-
-        Default: Presidio's convention with ``validate_result`` and ``invalidate_result``.
-        """
-        validation = self.validate_result(value)
-        if validation is False:
-            return EntityRecognizer.MIN_SCORE
-        if self.invalidate_result(value):
-            return EntityRecognizer.MIN_SCORE
-        return EntityRecognizer.MAX_SCORE if validation else float(pattern.score)
 
     def enhance_using_context(
         self,
@@ -241,8 +128,42 @@ class CnPatternRecognizer(PatternRecognizer):
         """Raise scores of results with a context keyword before them or in ``context``.
 
         Called by Presidio's ``AnalyzerEngine``; boosted results are flagged so Presidio's own
-        enhancer does not add the boost twice. See :func:`detectors.context.apply_context`.
+        enhancer does not add the boost twice. See :func:`apply_context`.
         """
-        from detectors.context import apply_context, words_of_labels
-
         return apply_context(self, text, raw_recognizer_results, words_of_labels(context or ()))
+
+
+def apply_context(
+    recognizer: HasContext,
+    text: str,
+    results: Sequence[RecognizerResult],
+    words: Iterable[str] = (),
+) -> list[RecognizerResult]:
+    """Return copies of ``results`` with scores raised where context supports them.
+
+    Context is either one of ``words`` (field-name words from
+    :func:`~detectors.context.field_name_words` or :func:`~detectors.context.words_of_labels`) or
+    a keyword in the text just before the match (:func:`~detectors.context.keyword_before`).
+    Every returned result is flagged ``is_score_enhanced_by_context`` in its metadata: context
+    has been evaluated with formshield's rules, and Presidio's substring-based enhancer must not
+    add to it.
+    ``results`` and its items are not modified.
+    """
+    word_list = list(words)
+    from_words: bool | None = None
+    out: list[RecognizerResult] = []
+    for result in results:
+        new = copy.copy(result)
+        new.recognition_metadata = dict(result.recognition_metadata or {})
+        already = new.recognition_metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY)
+        if not already and new.score < 1.0:
+            if from_words is None:
+                from_words = bool(word_list) and context_matches(recognizer, word_list)
+            if from_words or keyword_before(text, new.start, recognizer):
+                new.score = boosted(new.score)
+                if new.analysis_explanation is not None:
+                    new.analysis_explanation = copy.copy(new.analysis_explanation)
+                    new.analysis_explanation.set_improved_score(new.score)
+        new.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
+        out.append(new)
+    return out

@@ -11,20 +11,21 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from presidio_analyzer import Pattern
-
-from detectors.recognizers.base import LETTER_ID_FAMILY, CnPatternRecognizer
+from detectors.rules.base import LETTER_ID_FAMILY, PatternRules, PatternSpec
 
 # Left guard after the first letter (2-character look-behind): lets re skip ahead, faster.
 PERMIT_REGEX = r"[HM](?<![0-9A-Za-z][HM])[0-9]{8}(?:[0-9]{2})?(?![0-9A-Za-z])"
 
 
-class CnHkMacauPermitRecognizer(CnPatternRecognizer):
+class CnHkMacauPermitRules(PatternRules):
     """Recognize Home Return Permit numbers of Hong Kong and Macau residents (needs context)."""
 
     ENTITY: ClassVar[str] = "CN_HK_MACAU_PERMIT"
+    NAME: ClassVar[str] = "CnHkMacauPermitRecognizer"
     FLAGS: ClassVar[int] = re.IGNORECASE
-    PATTERNS: ClassVar[list[Pattern]] = [Pattern("HK/Macau permit (weak)", PERMIT_REGEX, 0.3)]
+    PATTERNS: ClassVar[list[PatternSpec]] = [
+        PatternSpec("HK/Macau permit (weak)", PERMIT_REGEX, 0.3)
+    ]
     FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = LETTER_ID_FAMILY
     QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(PERMIT_REGEX, FLAGS)  # the pattern
     SOLO_CHECK: ClassVar[re.Pattern[str] | None] = None  # no check digit: context always

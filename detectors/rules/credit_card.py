@@ -2,7 +2,7 @@
 
 Replaces Presidio's ``CreditCardRecognizer`` for formshield: its pattern uses ``\\b`` (fails next
 to CJK text, which ``re`` treats as word characters) and stops at 17 digits. Here: 13-19 digits,
-contiguous or grouped (see :data:`detectors.recognizers.cn_bank_card.CARD_NUMBER`), digit and
+contiguous or grouped (see :data:`detectors.rules.cn_bank_card.CARD_NUMBER`), digit and
 letter guards, Luhn check.
 
 Scores: Luhn-valid with a brand prefix and a length that brand issues -> 1.0; Luhn-valid with
@@ -21,10 +21,8 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from presidio_analyzer import Pattern
-
-from detectors.recognizers.base import NUMBER_FAMILY, CnPatternRecognizer, digits_only, luhn_valid
-from detectors.recognizers.cn_bank_card import CARD_NUMBER, is_cn_bank_card_candidate
+from detectors.rules.base import NUMBER_FAMILY, PatternRules, PatternSpec, digits_only, luhn_valid
+from detectors.rules.cn_bank_card import CARD_NUMBER, is_cn_bank_card_candidate
 
 # (prefix regex, allowed lengths)
 _BRANDS: tuple[tuple[re.Pattern[str], frozenset[int]], ...] = (
@@ -52,11 +50,12 @@ def brand_matches(number: str) -> bool:
     return any(prefix.match(number) and len(number) in lengths for prefix, lengths in _BRANDS)
 
 
-class CreditCardRecognizer(CnPatternRecognizer):
+class CreditCardRules(PatternRules):
     """Recognize international card numbers (not Chinese bank cards) by brand, length, Luhn."""
 
     ENTITY: ClassVar[str] = "CREDIT_CARD"
-    PATTERNS: ClassVar[list[Pattern]] = [Pattern("Credit card (weak)", CARD_NUMBER, 0.3)]
+    NAME: ClassVar[str] = "CreditCardRecognizer"
+    PATTERNS: ClassVar[list[PatternSpec]] = [PatternSpec("Credit card (weak)", CARD_NUMBER, 0.3)]
     FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = NUMBER_FAMILY
     # The pattern itself; brands issue 14 digits and more, so only those may score 1.0
     # without context.

@@ -2,7 +2,7 @@
 
 Presidio's ``EmailRecognizer`` builds its pattern from ``\\b`` and ``\\w``; both treat CJK
 characters as word characters, so in ``邮箱abc@example.com结束`` its match swallows the Chinese
-text. This subclass keeps Presidio's entity, context and domain check but matches ASCII local
+text. These rules keep Presidio's entity, context and domain check but matches ASCII local
 parts (RFC 5322 atext, dot-separated) and ASCII or punycode domain labels, guarded by look-arounds
 instead of ``\\b``. Full-width ``＠`` and letters are read as ASCII.
 
@@ -19,10 +19,8 @@ from functools import lru_cache
 from typing import ClassVar
 
 import tldextract
-from presidio_analyzer import Pattern
-from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
-from detectors.recognizers.base import CnPatternRecognizer
+from detectors.rules.base import PatternRules, PatternSpec
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -44,19 +42,18 @@ def has_public_suffix(domain: str) -> bool:
     return bool(result.suffix and result.domain)
 
 
-class EmailAddressRecognizer(CnPatternRecognizer, EmailRecognizer):
-    """Presidio's ``EmailRecognizer`` with a pattern that works in Chinese text."""
+class EmailAddressRules(PatternRules):
+    """Presidio's ``EmailRecognizer`` entity and domain check, with a pattern that works in
+    Chinese text."""
 
     ENTITY: ClassVar[str] = "EMAIL_ADDRESS"
+    NAME: ClassVar[str] = "EmailAddressRecognizer"
     QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile("[@\uff20]")
     SOLO_CHECK: ClassVar[re.Pattern[str] | None] = QUICK_CHECK
     DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset()
     SOLO_DIGIT_LENGTHS: ClassVar[frozenset[int] | None] = frozenset()
-    # EmailRecognizer declares these without ClassVar; they are class constants all the same.
-    PATTERNS: ClassVar[list[Pattern]] = [  # type: ignore[misc]
-        Pattern("Email (CJK-safe)", EMAIL_REGEX, 0.5)
-    ]
-    CONTEXT: ClassVar[list[str]] = [  # type: ignore[misc]
+    PATTERNS: ClassVar[list[PatternSpec]] = [PatternSpec("Email (CJK-safe)", EMAIL_REGEX, 0.5)]
+    CONTEXT: ClassVar[list[str]] = [
         "邮箱", "电子邮箱", "邮件", "电子邮件", "邮箱地址", "電郵", "郵箱",
         "email", "mail", "emailaddress", "yx", "dzyx", "yxdz",
     ]  # fmt: skip

@@ -16,9 +16,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from presidio_analyzer import Pattern
-
-from detectors.recognizers.base import LETTER_ID_FAMILY, CnPatternRecognizer
+from detectors.rules.base import LETTER_ID_FAMILY, PatternRules, PatternSpec
 
 # Left guard after the first letter (2-character look-behind): lets re skip ahead, faster.
 HKID_REGEX = r"[A-Z](?<![0-9A-Za-z][A-Z])[A-Z]?[0-9]{6}(?:\([0-9A]\)|[0-9A])(?![0-9A-Za-z])"
@@ -46,12 +44,13 @@ def hkid_check_ok(number: str) -> bool:
     return (total + check) % 11 == 0
 
 
-class HkIdRecognizer(CnPatternRecognizer):
+class HkIdRules(PatternRules):
     """Recognize Hong Kong ID card numbers (medium with parentheses, else needs context)."""
 
     ENTITY: ClassVar[str] = "HK_ID"
+    NAME: ClassVar[str] = "HkIdRecognizer"
     FLAGS: ClassVar[int] = re.IGNORECASE
-    PATTERNS: ClassVar[list[Pattern]] = [Pattern("HKID (weak)", HKID_REGEX, 0.3)]
+    PATTERNS: ClassVar[list[PatternSpec]] = [PatternSpec("HKID (weak)", HKID_REGEX, 0.3)]
     FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = LETTER_ID_FAMILY
     QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(HKID_REGEX, FLAGS)  # the pattern
     # Only the parenthesised form scores above 0.3 on its own.
@@ -68,7 +67,7 @@ class HkIdRecognizer(CnPatternRecognizer):
         compact = pattern_text.replace("(", "").replace(")", "")
         return None if hkid_check_ok(compact) else False
 
-    def score_candidate(self, value: str, pattern: Pattern) -> float:
+    def score_candidate(self, value: str, pattern: PatternSpec) -> float:
         """0 for a wrong check, 0.6 with parentheses, else the pattern's 0.3."""
         score = super().score_candidate(value, pattern)
         if score > 0 and value.endswith(")"):

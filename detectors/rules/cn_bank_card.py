@@ -20,9 +20,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from presidio_analyzer import Pattern
-
-from detectors.recognizers.base import NUMBER_FAMILY, CnPatternRecognizer, digits_only, luhn_valid
+from detectors.rules.base import NUMBER_FAMILY, PatternRules, PatternSpec, digits_only, luhn_valid
 
 CN_BIN_RE = re.compile(
     r"62(?:0|[1-6]|7[0267]|8[2-9]|9[12])"
@@ -57,11 +55,12 @@ def is_cn_bank_card_candidate(number: str) -> bool:
     return MIN_LEN <= len(number) <= MAX_LEN and has_cn_bin(number)
 
 
-class CnBankCardRecognizer(CnPatternRecognizer):
+class CnBankCardRules(PatternRules):
     """Recognize Chinese bank card numbers by issuer prefix, length and Luhn check."""
 
     ENTITY: ClassVar[str] = "CN_BANK_CARD"
-    PATTERNS: ClassVar[list[Pattern]] = [Pattern("CN bank card (weak)", CARD_NUMBER, 0.3)]
+    NAME: ClassVar[str] = "CnBankCardRecognizer"
+    PATTERNS: ClassVar[list[PatternSpec]] = [PatternSpec("CN bank card (weak)", CARD_NUMBER, 0.3)]
     FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = NUMBER_FAMILY
     # 16-19 digits in a row or four groups of four (the 4-6-5 grouping has at most 15 digits),
     # with the pattern's guards.

@@ -30,9 +30,8 @@ from typing import ClassVar
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
-from presidio_analyzer import Pattern
 
-from detectors.recognizers.base import NUMBER_FAMILY, CnPatternRecognizer, digits_only
+from detectors.rules.base import NUMBER_FAMILY, PatternRules, PatternSpec, digits_only
 
 # The leading look-ahead names the possible first characters so that re can skip ahead to them
 # (5-10x faster on long text than starting with the look-behind guard).
@@ -192,12 +191,13 @@ def cn_number_type(significant: str) -> int:
     return _number_types().type_of(significant)
 
 
-class CnPhoneRecognizer(CnPatternRecognizer):
+class CnPhoneRules(PatternRules):
     """Recognize Chinese mobile and landline numbers."""
 
     ENTITY: ClassVar[str] = "CN_PHONE"
+    NAME: ClassVar[str] = "CnPhoneRecognizer"
     FLAGS: ClassVar[int] = re.IGNORECASE
-    PATTERNS: ClassVar[list[Pattern]] = [Pattern("CN phone (weak)", PHONE_REGEX, 0.3)]
+    PATTERNS: ClassVar[list[PatternSpec]] = [PatternSpec("CN phone (weak)", PHONE_REGEX, 0.3)]
     FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = NUMBER_FAMILY
     # A personal number has 10 to 16 digits (a mobile 11, "0" + area + local at least 10,
     # "0086" + "0755" + 8 at most 16; an extension follows a separator) with at most 5 of
@@ -228,7 +228,7 @@ class CnPhoneRecognizer(CnPatternRecognizer):
         """Compile the CN numbering plan now, not on the first phone number."""
         cn_number_type("1")
 
-    def score_candidate(self, value: str, pattern: Pattern) -> float:
+    def score_candidate(self, value: str, pattern: PatternSpec) -> float:
         """1.0 for a valid personal number, 0.3 for a placeholder mobile, else 0 (dropped)."""
         match = _PHONE_RE.fullmatch(value)
         if match is None:

@@ -4,7 +4,7 @@ Formats (source: GB 11643-1999, GB/T 2260, /work/shared/reference/cn-pii.md):
 
 - 18 characters: 6-digit address code, birth date ``YYYYMMDD``, 3-digit sequence (odd = male),
   check character by ISO 7064 MOD 11-2 (``0-9`` or ``X``; forms also send ``x`` and full-width
-  digits, read through :func:`detectors.recognizers.base.to_halfwidth`).
+  digits, read through :func:`detectors.rules.base.to_halfwidth`).
 - Residence permits of Hong Kong, Macau and Taiwan residents: address code 810000, 820000,
   830000, same layout and check.
 - Foreign permanent resident ID card (2023): ``9`` + 2-digit province of issue + 3-digit
@@ -31,9 +31,7 @@ import re
 import time
 from typing import ClassVar
 
-from presidio_analyzer import Pattern
-
-from detectors.recognizers.base import NUMBER_FAMILY, CnPatternRecognizer
+from detectors.rules.base import NUMBER_FAMILY, PatternRules, PatternSpec
 
 # Province-level prefixes in use (cn-pii.md): 11-15, 21-23, 31-37, 41-46, 50-54, 61-65, 71, 81-83.
 PROVINCES: frozenset[str] = frozenset(
@@ -124,14 +122,15 @@ def county_known(code: str) -> bool:
         return False
 
 
-class CnResidentIdRecognizer(CnPatternRecognizer):
+class CnResidentIdRules(PatternRules):
     """Recognize Chinese resident ID numbers (18 characters, and 15-digit legacy ones)."""
 
     ENTITY: ClassVar[str] = "CN_RESIDENT_ID"
-    PATTERNS: ClassVar[list[Pattern]] = [
-        Pattern("CN resident ID 18 (weak)", _ID18, 0.3),
-        Pattern("CN resident ID 18 grouped 6-8-4 (weak)", _ID18_GROUPED, 0.3),
-        Pattern("CN resident ID 15 legacy (very weak)", _ID15, 0.2),
+    NAME: ClassVar[str] = "CnResidentIdRecognizer"
+    PATTERNS: ClassVar[list[PatternSpec]] = [
+        PatternSpec("CN resident ID 18 (weak)", _ID18, 0.3),
+        PatternSpec("CN resident ID 18 grouped 6-8-4 (weak)", _ID18_GROUPED, 0.3),
+        PatternSpec("CN resident ID 15 legacy (very weak)", _ID15, 0.2),
     ]
     FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = NUMBER_FAMILY
     # The patterns' shapes with their digit guards, without the date details; only
@@ -178,7 +177,7 @@ class CnResidentIdRecognizer(CnPatternRecognizer):
             return None if real_birth_date(year, int(number[8:10]), int(number[10:12])) else False
         return False
 
-    def score_candidate(self, value: str, pattern: Pattern) -> float:
+    def score_candidate(self, value: str, pattern: PatternSpec) -> float:
         """Presidio's convention, plus the county lookup as an extra signal for 15 digits."""
         score = super().score_candidate(value, pattern)
         if 0 < score < 1.0 and len(value) == _LEN_15 and county_known(value[:6]):

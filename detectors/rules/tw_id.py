@@ -14,9 +14,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from presidio_analyzer import Pattern
-
-from detectors.recognizers.base import LETTER_ID_FAMILY, CnPatternRecognizer
+from detectors.rules.base import LETTER_ID_FAMILY, PatternRules, PatternSpec
 
 # Left guard after the first letter (2-character look-behind): lets re skip ahead, faster.
 TWID_REGEX = r"[A-Z](?<![0-9A-Za-z][A-Z])[12][0-9]{8}(?![0-9A-Za-z])"
@@ -42,12 +40,13 @@ def twid_check_ok(number: str) -> bool:
     return total % 10 == 0
 
 
-class TwIdRecognizer(CnPatternRecognizer):
+class TwIdRules(PatternRules):
     """Recognize Taiwan ID numbers (needs context)."""
 
     ENTITY: ClassVar[str] = "TW_ID"
+    NAME: ClassVar[str] = "TwIdRecognizer"
     FLAGS: ClassVar[int] = re.IGNORECASE
-    PATTERNS: ClassVar[list[Pattern]] = [Pattern("Taiwan ID (weak)", TWID_REGEX, 0.3)]
+    PATTERNS: ClassVar[list[PatternSpec]] = [PatternSpec("Taiwan ID (weak)", TWID_REGEX, 0.3)]
     FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = LETTER_ID_FAMILY
     QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(TWID_REGEX, FLAGS)  # the pattern
     SOLO_CHECK: ClassVar[re.Pattern[str] | None] = None  # 1 in 10 pass the check: context

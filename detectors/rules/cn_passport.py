@@ -12,9 +12,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from presidio_analyzer import Pattern
-
-from detectors.recognizers.base import LETTER_ID_FAMILY, CnPatternRecognizer
+from detectors.rules.base import LETTER_ID_FAMILY, PatternRules, PatternSpec
 
 # Left guard after the first letter (2-character look-behind): lets re skip ahead, faster.
 PASSPORT_REGEX = (
@@ -24,12 +22,13 @@ PASSPORT_REGEX = (
 )
 
 
-class CnPassportRecognizer(CnPatternRecognizer):
+class CnPassportRules(PatternRules):
     """Recognize Chinese passport numbers (needs context)."""
 
     ENTITY: ClassVar[str] = "CN_PASSPORT"
+    NAME: ClassVar[str] = "CnPassportRecognizer"
     FLAGS: ClassVar[int] = re.IGNORECASE
-    PATTERNS: ClassVar[list[Pattern]] = [Pattern("CN passport (weak)", PASSPORT_REGEX, 0.3)]
+    PATTERNS: ClassVar[list[PatternSpec]] = [PatternSpec("CN passport (weak)", PASSPORT_REGEX, 0.3)]
     FAMILY_CHECK: ClassVar[re.Pattern[str] | None] = LETTER_ID_FAMILY
     QUICK_CHECK: ClassVar[re.Pattern[str] | None] = re.compile(PASSPORT_REGEX, FLAGS)  # the pattern
     SOLO_CHECK: ClassVar[re.Pattern[str] | None] = None  # no check digit: context always

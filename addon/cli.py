@@ -2,8 +2,8 @@
 
 Each subcommand registers itself with one ``_add_<name>(subparsers)`` function listed in
 :data:`_SUBCOMMANDS` and runs through a handler that returns the exit status. Handlers import
-what they need (mitmproxy, Presidio) themselves, so that ``formshield --help`` and argument
-errors stay instant.
+what they need (mitmproxy, the scanner's tables) themselves, so that ``formshield --help`` and
+argument errors stay instant.
 
 ``formshield scan PATH... [--format jsonl|table] [--min-score F] [--entities A,B]`` scans
 captured traffic (HAR or mitmproxy flow files, see :mod:`addon.capture`) with the same engine as

@@ -3,15 +3,16 @@
 Parsing a 1 MB JSON body creates about 100,000 container objects (fields, path tuples, the
 decoded document) that stay alive until the request is done and form no reference cycles.
 Each of them moves the collector towards a generation-2 pass, which walks every live object of
-the process: in a proxy holding Presidio and spaCy that is a few hundred thousand objects, and
-those passes cost up to half of the time of a big body (measured with bench_scan: 1 MB in
-352 ms with the collector, 181 ms without). Reference counting still frees everything at once
-when the request is dropped; cycles made elsewhere meanwhile are collected after the pause.
+the process: in a process holding Presidio and spaCy that is a few hundred thousand objects (in
+the proxy, which loads neither, about 100,000), and those passes cost up to half of the time of
+a big body (measured with bench_scan: 1 MB in 352 ms with the collector, 181 ms without).
+Reference counting still frees everything at once when the request is dropped; cycles made
+elsewhere meanwhile are collected after the pause.
 
 The proxy also freezes what is alive once it runs (``FormShield.running`` calls
-``gc.freeze()``), which takes Presidio and the recognizers out of every later pass. That does
-not make this pause redundant: the body's own objects still fill the young generations many
-times over and are walked again at each pass until the request is done.
+``gc.freeze()``), which takes mitmproxy and the detection rules' tables out of every later
+pass. That does not make this pause redundant: the body's own objects still fill the young
+generations many times over and are walked again at each pass until the request is done.
 
 The request parser and the scanner take the pause only for big inputs (small requests
 allocate too little to matter); the JSON walker takes it for every document, since a pause

@@ -5,7 +5,7 @@ cannot afford that per request. The :class:`Scanner` uses the rules formshield's
 recognizers are made of (:mod:`detectors.rules`; the recognizers a plain ``AnalyzerEngine`` uses
 are those rules inside Presidio classes, see :mod:`detectors.recognizers`) and drives them
 itself. It does not import Presidio: a proxy that loads the scanner stays free of Presidio's NLP
-stack (~1,100 modules, ~70 MB, and a cost on every request, see docs/performance.md).
+stack (~900 modules, ~64 MB and 1.3 s of start-up, see docs/performance.md).
 
 1. each field value is expanded when it holds structured data (JSON, urlencoded) and decoded
    through up to three layers of value encodings (percent, base64, HTML references, escapes),

@@ -3,10 +3,10 @@
 :class:`PatternRules` holds what one entity's recognizer knows: ``PATTERNS`` and ``CONTEXT``
 class constants, like Presidio's predefined recognizers, validation and scoring. It imports
 nothing of Presidio, so a proxy can scan with it without loading Presidio's NLP stack (spaCy,
-numpy, pydantic: ~1,100 modules and ~70 MB, which cost the proxy CPU on every request, see
-docs/performance.md). :mod:`detectors.recognizers` builds the Presidio recognizers from these
-classes (the same methods, a Presidio ``PatternRecognizer`` around them). The rules are tuned for
-scanning many short form values:
+numpy, pydantic: ~900 modules, ~64 MB and 1.3 s of start-up, see docs/performance.md).
+:mod:`detectors.recognizers` builds the Presidio recognizers from these classes (the same
+methods, a Presidio ``PatternRecognizer`` around them). The rules are tuned for scanning many
+short form values:
 
 - Full-width forms (``１３８``, ``（０１０）``, ``Ｘ``, the ideographic space) are read as their
   ASCII equivalents through a length-preserving translation (identical to NFKC on those

@@ -2,7 +2,7 @@
 
 Presidio's ``EmailRecognizer`` builds its pattern from ``\\b`` and ``\\w``; both treat CJK
 characters as word characters, so in ``邮箱abc@example.com结束`` its match swallows the Chinese
-text. These rules keep Presidio's entity, context and domain check but matches ASCII local
+text. These rules keep Presidio's entity, context and domain check but match ASCII local
 parts (RFC 5322 atext, dot-separated) and ASCII or punycode domain labels, guarded by look-arounds
 instead of ``\\b``. Full-width ``＠`` and letters are read as ASCII.
 

@@ -151,9 +151,8 @@ class _Route:
         # Only formshield's own rules (alone or inside its Presidio recognizers) declare gates
         # (and keep their own entity).
         self.native = isinstance(recognizer, PatternRules)
-        self.label = type(recognizer).__name__
         if isinstance(recognizer, PatternRules):
-            self.label = recognizer.name  # bare rules carry their Presidio recognizer's name
+            self.label: str = recognizer.name  # bare rules carry their Presidio recognizer's name
             cls = type(recognizer)
             self.family: re.Pattern[str] | None = cls.FAMILY_CHECK
             self.quick: re.Pattern[str] | None = cls.QUICK_CHECK
@@ -166,6 +165,7 @@ class _Route:
             # below the threshold they can only be reported with context.
             self.needs_context = min_score > cls.WEAK_MAX_SCORE
         else:
+            self.label = type(recognizer).__name__
             self.family = self.quick = self.solo = None
             self.digit_lengths = self.solo_digit_lengths = None
             self.digits_check = self.solo_digits_check = None

@@ -13,7 +13,8 @@ Load it with ``formshield run`` or with plain ``mitmdump -s addon/mitm_script.py
                                warn, closed: block)
 ``formshield_offload``         bodies of at least this many bytes are scanned in a worker thread
                                so that other connections keep flowing
-``formshield_reload``          seconds between checks of the policy files for edits (0: never)
+``formshield_reload``          seconds between checks of the policy files for edits (0: never);
+                               checked on a timer, with or without traffic
 ``formshield_simulate``        apply no action whatever the policy says; record what would happen
 
 Per request (HTTP/1, HTTP/2) the ``request`` hook parses the request into fields, scans them,
@@ -28,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -59,6 +59,8 @@ METADATA_KEY = "formshield"
 MARKERS = {"warn": ":warning:", "redact": ":pencil2:", "block": ":no_entry:", "ask": ":question:"}
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
 DEFAULT_OFFLOAD = 64 * 1024
+# While formshield_reload is 0 (no checks), how often the watcher looks whether it still is.
+_RELOAD_OFF_RECHECK = 5.0
 DEFAULT_RETENTION_DAYS = 180
 
 
@@ -169,7 +171,8 @@ class FormShield:
         self.policies: PolicyStore | None = None
         self.audit: AuditStore | None = None
         self.limits = ParseLimits()
-        self._last_reload_check = 0.0
+        # Checks the policy files for edits while the proxy runs (started by `running`).
+        self._policy_watch: asyncio.Task[None] | None = None
         # Option values read per request, copied here by configure(): mitmproxy's option
         # access deep-copies the value each time, a measurable cost on the hot path.
         self._offload = DEFAULT_OFFLOAD
@@ -320,19 +323,48 @@ class FormShield:
         # Presidio); frozen, well under a millisecond.
         gc.collect()
         gc.freeze()
+        self._start_policy_watch()
 
     def done(self) -> None:
+        if self._policy_watch is not None:
+            self._policy_watch.cancel()
+            self._policy_watch = None
         self.verdict_log.flush()
         if self.audit is not None:
             self.audit.close()
             self.audit = None
 
-    def _maybe_reload(self) -> None:
-        interval = self._reload_interval
-        now = time.monotonic()
-        if not interval or self.policies is None or now - self._last_reload_check < interval:
+    def _start_policy_watch(self) -> None:
+        """Check the policy files on a timer of their own, not on the requests' path: an edit
+        (or a broken one) is reported while the browser is idle, and requests do not pay for
+        the check (~3 µs each inside the proxy, measured on the project's machine)."""
+        if self._policy_watch is not None and not self._policy_watch.done():
             return
-        self._last_reload_check = now
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # called outside mitmproxy's loop (a test calling hooks directly)
+        self._policy_watch = loop.create_task(self._watch_policy_files())
+
+    async def _watch_policy_files(self) -> None:
+        while True:
+            # formshield_reload may change while we sleep; 0 turns checking off until it does.
+            await asyncio.sleep(self._reload_interval or _RELOAD_OFF_RECHECK)
+            if self._reload_interval:
+                try:
+                    self.check_policy_files()
+                except Exception as exc:  # keep watching: the next edit may fix it
+                    logger.error(
+                        "formshield: checking the policy files failed: %s", type(exc).__name__
+                    )
+
+    def check_policy_files(self) -> None:
+        """Reload the policy files if one changed on disk; log what happened.
+
+        A broken edit keeps the last good policy and says why (``PolicyStore.reload_if_changed``).
+        Runs every ``formshield_reload`` seconds while the proxy runs."""
+        if self.policies is None:
+            return
         result = self.policies.reload_if_changed()
         if result.error is not None and result.changed_files:
             logger.log(ALERT, "formshield: %s", result)
@@ -346,7 +378,6 @@ class FormShield:
             return
         if self.scanner is None or self.policies is None:
             return  # not configured (cannot happen inside mitmproxy; guards direct calls)
-        self._maybe_reload()
         request = flow.request
         if request.stream:
             # The body streams straight to the server; we never see it. Say so loudly, then let
@@ -418,7 +449,6 @@ class FormShield:
         message = flow.websocket.messages[-1]
         if not message.from_client or message.dropped:
             return
-        self._maybe_reload()
         content = message.content
         if len(content) >= self._offload:
             result = await asyncio.to_thread(

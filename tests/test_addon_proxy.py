@@ -6,6 +6,7 @@ Each test builds a real mitmproxy flow, calls the hook as mitmproxy would and as
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import sqlite3
@@ -350,33 +351,67 @@ def test_broken_policy_file_is_rejected_with_file_and_line(
         tctx.configure(fs, formshield_policy=[str(bad)])
 
 
+ALLOW_IDS = (
+    "version: 1\nrules:\n  - id: trust-tracker\n    site: shop.test\n"
+    "    destination: tracker.example\n    entities: [CN_RESIDENT_ID]\n    action: {action}\n"
+)
+
+
 async def test_policy_edit_is_picked_up_and_broken_edit_keeps_last_good(
     addon: tuple[FormShield, taddons.context], tmp_path: Path
 ) -> None:
     fs, tctx = addon
     user = tmp_path / "user.yaml"
-    allow_ids = (
-        "version: 1\nrules:\n  - id: trust-tracker\n    site: shop.test\n"
-        "    destination: tracker.example\n    entities: [CN_RESIDENT_ID]\n    action: {action}\n"
-    )
-    user.write_text(allow_ids.format(action="allow"))
+    user.write_text(ALLOW_IDS.format(action="allow"))
     tctx.configure(fs, formshield_policy=[str(user)], formshield_reload=1)
     f = flow_for("POST", "http://tracker.example/c", f"idNo={ID}")
     await fs.request(f)
     assert verdict(f).applied == "allow"
 
-    user.write_text(allow_ids.format(action="warn") + "# edited\n")
-    fs._last_reload_check = 0.0  # the next request checks the files now
+    user.write_text(ALLOW_IDS.format(action="warn") + "# edited\n")
+    fs.check_policy_files()  # what the watcher started by `running` does every second
     f = flow_for("POST", "http://tracker.example/c", f"idNo={ID}")
     await fs.request(f)
     assert verdict(f).applied == "warn"
 
     user.write_text("version: 1\nrules: [oops\n")
-    fs._last_reload_check = 0.0
+    fs.check_policy_files()
     f = flow_for("POST", "http://tracker.example/c", f"idNo={ID}")
     await fs.request(f)
     assert verdict(f).applied == "warn"  # the last good policy still rules
     assert fs.policies is not None and fs.policies.last_error is not None
+
+
+async def test_running_proxy_reloads_an_edited_policy_without_traffic(
+    addon: tuple[FormShield, taddons.context], tmp_path: Path
+) -> None:
+    """The policy files are watched on a timer of their own: an edit takes effect (and a broken
+    one is reported) while no request comes, and requests do not check the files."""
+    fs, tctx = addon
+    user = tmp_path / "user.yaml"
+    user.write_text(ALLOW_IDS.format(action="allow"))
+    tctx.configure(fs, formshield_policy=[str(user)], formshield_reload=1)
+    assert fs.policies is not None
+    before = fs.policies.policy
+    try:
+        fs.running()
+        user.write_text(ALLOW_IDS.format(action="block") + "# edited\n")
+        for _ in range(200):  # up to ~10 s on a loaded machine; the watcher checks every 1 s
+            if fs.policies.policy is not before:
+                break
+            await asyncio.sleep(0.05)
+        assert fs.policies.policy is not before
+        f = flow_for("POST", "http://tracker.example/c", f"idNo={ID}")
+        await fs.request(f)
+        assert verdict(f).applied == "block"
+
+        watch = fs._policy_watch
+        assert watch is not None and not watch.done()
+        fs.done()
+        await asyncio.sleep(0)
+        assert watch.cancelled()
+    finally:
+        gc.unfreeze()
 
 
 def test_running_freezes_the_startup_heap(addon: tuple[FormShield, taddons.context]) -> None:

@@ -11,6 +11,15 @@ keep-alive asyncio client:
     browser sends each site (analytics ids, a session token, a last-visit time that changes on
     every page view), which formshield scans too.
 
+By default the client speaks plain HTTP/1.1 to the proxy (absolute-form requests). With
+``--tls`` each connection is a CONNECT tunnel in which the client and the upstream speak TLS
+with the proxy, as a browser's HTTPS does (mitmproxy intercepts: its CA, shared by every
+proxy, signs what the client checks); with ``--http2``, the same tunnels speak HTTP/2 to the
+client and to the upstream, as browsers and most sites do, all requests in flight sharing two
+connections. The loads and the targets are the same in every mode; the bare proxy costs more
+per request with TLS and more again with HTTP/2 (``h2`` is Python), while formshield's hook
+does the same work whatever the protocol.
+
 Configurations: ``bare`` (mitmdump alone), ``formshield`` (mitmdump with the
 formshield addon on the bundled default policy, audit store on) and, unless ``--no-naive``,
 ``naive-presidio``: an addon that calls Presidio's ``AnalyzerEngine`` per request, the anchor
@@ -28,7 +37,9 @@ ms at times, and runs made one after the other gave bare mitmdump's own p99 anyw
 58 ms. The added p99 is formshield's p99 less bare's; the target is judged on the two loads
 the issue names (the cookies load is shown, without a target). The median of each request's own
 difference is shown too; its tail is not used: two identical bare proxies, paired this way,
-differ by up to +-11 ms at the 1st and 99th percentiles (each stalls on its own).
+differ by up to +-11 ms at the 1st and 99th percentiles (each stalls on its own). The two
+copies go out one after the other, bare first and formshield first in turn, since whichever
+goes second waits for the client and the upstream to serve the first.
 
 How, on a machine whose speed drifts by tens of percent within seconds: all proxies run for
 the whole benchmark, each client keeps its keep-alive connections open from run to run (as a
@@ -53,22 +64,25 @@ per call (what the hook itself adds to a request's latency, without the stalls o
 that the paced p99 mostly measures).
 
 Usage: ``.venv/bin/python scripts/bench_proxy.py [--rounds 20] [--slice 1] [--instances 2]
-[--no-naive] [--cookies] [--hook-cpu]``
+[--no-naive] [--cookies] [--hook-cpu] [--tls | --http2]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import json
 import os
 import random
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +97,7 @@ ID = "11010519491231002X"
 IDS = ["11010519491231002X", "360426199101010071", "412723199010050012", "110102199101010078"]
 PHONES = ["13912345678", "15812345670", "18698765432", "13700001111"]
 CARD = "6222021234567890128"
+SITES = ["www.shop.test", "cdn.shop.test", "tracker.example"]
 
 
 # --- the load -------------------------------------------------------------------------------
@@ -116,7 +131,7 @@ def browsing_mix(
         if roll < 0.80:
             path = rng.choice(["/", "/item/12345", "/static/app.js", "/img/a.png", "/api/cart"])
             query = f"?page={i % 7}&ts={1732812345678 + i}&sku=SKU{rng.randint(10000, 99999)}"
-            host = rng.choice(["www.shop.test", "cdn.shop.test", "tracker.example"])
+            host = rng.choice(SITES)
             headers = {"Referer": "http://www.shop.test/", "Accept": "*/*"}
             method, url, body = "GET", f"http://{host}{path}{query}", b""
         elif roll < 0.95:
@@ -166,12 +181,23 @@ def forms_only(rng: random.Random, n: int, upstream: str) -> list[bytes]:
     return [pii_form(rng, i, upstream) for i in range(n)]
 
 
+def origin_form(raw: bytes) -> bytes:
+    """``raw`` (absolute-form, :func:`_raw`) as sent inside a CONNECT tunnel: ``GET /path``."""
+    line, rest = raw.split(b"\r\n", 1)
+    method, url, version = line.split(b" ")
+    path = b"/" + url.split(b"/", 3)[3]
+    return b" ".join((method, path, version)) + b"\r\n" + rest
+
+
 # --- processes ------------------------------------------------------------------------------
 
 UPSTREAM_CODE = r"""
-import asyncio, sys
+import asyncio, ssl, sys
 RESP = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 async def handle(reader, writer):
+    tls = writer.get_extra_info("ssl_object")
+    if tls is not None and tls.selected_alpn_protocol() == "h2":
+        return await handle_h2(reader, writer)
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -187,12 +213,70 @@ async def handle(reader, writer):
         pass
     finally:
         writer.close()
+async def handle_h2(reader, writer):
+    import h2.config, h2.connection, h2.events
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    conn.initiate_connection()
+    writer.write(conn.data_to_send())
+    try:
+        while data := await reader.read(65536):
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.DataReceived):
+                    conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.StreamEnded):
+                    conn.send_headers(event.stream_id, [(":status", "200"),
+                                      ("content-length", "2"), ("content-type", "text/plain")])
+                    conn.send_data(event.stream_id, b"ok", end_stream=True)
+            writer.write(conn.data_to_send())
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
 async def main():
-    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))
+    tls = None
+    if len(sys.argv) > 2:  # certificate and key (PEM): serve HTTPS, HTTP/2 when offered
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(sys.argv[2], sys.argv[3])
+        tls.set_alpn_protocols(["h2", "http/1.1"])
+    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]), ssl=tls)
     async with server:
         await server.serve_forever()
 asyncio.run(main())
 """
+
+
+def upstream_certificate(workdir: Path) -> tuple[Path, Path]:
+    """A self-signed certificate and its key (PEM files in ``workdir``) for the HTTPS upstream;
+    the proxies do not check it (``ssl_insecure``), as they cannot know this one-off issuer."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "formshield bench upstream")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in SITES]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = workdir / "upstream-cert.pem", workdir / "upstream-key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
 
 
 def free_port() -> int:
@@ -215,14 +299,23 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
 
 
 def start_mitmdump(
-    config: str, workdir: Path, hook_cpu: Path | None = None, instance: int = 0
+    config: str,
+    workdir: Path,
+    hook_cpu: Path | None = None,
+    instance: int = 0,
+    *,
+    tls: bool = False,
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Start ``config``'s mitmdump (its ``instance``-th process, with a data directory of its
     own); ``hook_cpu``: load formshield through the hook timer, which writes its tally there
-    on shutdown (see ``scripts/hook_cpu_addon.py``)."""
+    on shutdown (see ``scripts/hook_cpu_addon.py``); ``tls``: the upstream speaks HTTPS with
+    a certificate of its own (not checked). Every process shares ``workdir/conf``, so one CA
+    signs what they all show the client."""
     port = free_port()
     args = [str(MITMDUMP), "-q", "--listen-host", "127.0.0.1", "--listen-port", str(port),
             "--set", f"confdir={workdir / 'conf'}"]  # fmt: skip
+    if tls:
+        args += ["--set", "ssl_insecure=true"]
     data = workdir / f"{config}.{instance}"
     env = dict(os.environ, FORMSHIELD_DATA_DIR=str(data))
     if config == "formshield":
@@ -305,28 +398,156 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-class Client:
-    """``concurrency`` keep-alive connections to one proxy, kept open from run to run (as a
-    browser keeps its connections), each sending its share of ``requests`` in turn."""
+class _Http1:
+    """One keep-alive HTTP/1.1 connection: one request at a time."""
 
-    def __init__(self, port: int, requests: list[bytes], concurrency: int) -> None:
-        self.port = port
-        self.requests = requests
-        self.concurrency = concurrency
-        self.connections: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-        self.next = list(range(concurrency))  # per connection: index of its next request
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
 
-    async def open(self) -> None:
-        for _ in range(self.concurrency):
-            self.connections.append(await asyncio.open_connection("127.0.0.1", self.port))
+    async def exchange(self, request: bytes) -> int:
+        self.writer.write(request)
+        return await _read_response(self.reader)
 
     def close(self) -> None:
-        for _, writer in self.connections:
-            writer.close()
+        self.writer.close()
+
+
+H2Request = tuple[list[tuple[bytes, bytes]], bytes]  # headers (pseudo-headers first), body
+
+
+def h2_request(raw: bytes) -> H2Request:
+    """``raw`` (origin-form HTTP/1.1, :func:`origin_form`) as HTTP/2 headers and body."""
+    head, body = raw.split(b"\r\n\r\n", 1)
+    line, *lines = head.split(b"\r\n")
+    method, path, _ = line.split(b" ")
+    fields = [(k.strip().lower(), v.strip()) for k, v in (f.split(b":", 1) for f in lines)]
+    host = next(v for k, v in fields if k == b"host")
+    pseudo = [(b":method", method), (b":scheme", b"https"), (b":authority", host), (b":path", path)]
+    return pseudo + [(k, v) for k, v in fields if k not in (b"host", b"connection")], body
+
+
+class _Http2:
+    """One HTTP/2 connection (``h2``, as mitmproxy uses): many requests at once, one stream each."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import h2.config
+        import h2.connection
+
+        self.reader, self.writer = reader, writer
+        self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        self.h2.initiate_connection()
+        self.writer.write(self.h2.data_to_send())
+        self.answers: dict[int, asyncio.Future[int]] = {}
+        self.statuses: dict[int, int] = {}
+        self.reading = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        import h2.events
+
+        while data := await self.reader.read(65536):
+            for event in self.h2.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived):
+                    self.statuses[event.stream_id] = int(dict(event.headers)[b":status"])
+                elif isinstance(event, h2.events.DataReceived):
+                    self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.StreamEnded):
+                    status = self.statuses.pop(event.stream_id)
+                    self.answers.pop(event.stream_id).set_result(status)
+                elif isinstance(event, h2.events.StreamReset):
+                    self.answers.pop(event.stream_id).set_exception(
+                        RuntimeError(f"stream reset: {event.error_code!r}")
+                    )
+            self.writer.write(self.h2.data_to_send())
+        for answer in self.answers.values():
+            answer.set_exception(ConnectionError("the proxy closed the connection"))
+
+    async def exchange(self, request: H2Request) -> int:
+        headers, body = request
+        stream = self.h2.get_next_available_stream_id()
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.answers[stream] = answer
+        self.h2.send_headers(stream, headers, end_stream=not body)
+        if body:
+            self.h2.send_data(stream, body, end_stream=True)
+        self.writer.write(self.h2.data_to_send())
+        return await answer
+
+    def close(self) -> None:
+        self.reading.cancel()
+        self.writer.close()
+
+
+# HTTP/2 connections per client: a browser opens one per site and sends its requests on it
+# at once; the client's workers share these.
+H2_CONNECTIONS = 2
+
+
+class Client:
+    """``concurrency`` requests in flight to one proxy at any time, each on a keep-alive
+    connection kept open from run to run (as a browser keeps its connections): one request at
+    a time per connection, or with ``http2`` all of them on :data:`H2_CONNECTIONS` HTTP/2
+    connections. Worker ``k`` sends its share of ``requests`` in turn.
+
+    ``tunnel``: each connection is a CONNECT tunnel to that upstream (``host:port``) in which
+    the client speaks TLS with the proxy, as a browser does for an HTTPS site: ``tls`` checks
+    the proxy's certificate (its CA) for the name ``sni``; ``requests`` are then origin-form
+    (:func:`origin_form`). ``http2`` needs a tunnel (ALPN ``h2``)."""
+
+    def __init__(
+        self,
+        port: int,
+        requests: list[bytes],
+        concurrency: int,
+        *,
+        tunnel: str | None = None,
+        tls: ssl.SSLContext | None = None,
+        sni: str = SITES[0],
+        http2: bool = False,
+    ) -> None:
+        if http2 and tunnel is None:
+            raise ValueError("HTTP/2 is spoken inside a TLS tunnel: give tunnel")
+        self.port = port
+        self.requests = requests
+        self.prepared: list[Any] = [h2_request(r) for r in requests] if http2 else requests
+        self.concurrency = concurrency
+        self.tunnel, self.tls, self.sni, self.http2 = tunnel, tls, sni, http2
+        self.connections: list[_Http1 | _Http2] = []
+        self.next = list(range(concurrency))  # per worker: index of its next request
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        if self.tunnel is not None:
+            writer.write(f"CONNECT {self.tunnel} HTTP/1.1\r\nHost: {self.tunnel}\r\n\r\n".encode())
+            status_line = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n", 1)[0]
+            if status_line.split(b" ", 2)[1] != b"200":
+                raise RuntimeError(f"CONNECT refused: {status_line!r}")
+            context = self.tls or ssl.create_default_context()
+            context.set_alpn_protocols(["h2"] if self.http2 else ["http/1.1"])
+            await writer.start_tls(context, server_hostname=self.sni)
+            chosen = writer.get_extra_info("ssl_object").selected_alpn_protocol()
+            if chosen != ("h2" if self.http2 else "http/1.1"):
+                raise RuntimeError(f"the proxy chose {chosen!r} (ALPN)")
+        return reader, writer
+
+    async def open(self) -> None:
+        for _ in range(min(H2_CONNECTIONS, self.concurrency) if self.http2 else self.concurrency):
+            reader, writer = await self._connect()
+            self.connections.append(
+                _Http2(reader, writer) if self.http2 else _Http1(reader, writer)
+            )
+
+    def close(self) -> None:
+        for connection in self.connections:
+            connection.close()
+
+    async def exchange(self, k: int, index: int) -> int:
+        """Worker ``k`` sends request ``index`` (modulo the list) and awaits the answer's status."""
+        connection = self.connections[k % len(self.connections)]
+        return await connection.exchange(self.prepared[index % len(self.prepared)])
 
     async def run(self, seconds: float) -> Result:
-        """Send requests for ``seconds``, each connection its next one as soon as the answer to
-        the last one is in (throughput), latency timed from the send. Paced runs:
+        """Send requests for ``seconds``, each worker its next one as soon as the answer to its
+        last one is in (throughput), latency timed from the send. Paced runs:
         :func:`run_paired`."""
         latencies: list[float] = []
         statuses: dict[int, int] = {}
@@ -335,11 +556,9 @@ class Client:
         deadline = began + seconds
 
         async def worker(k: int) -> None:
-            reader, writer = self.connections[k]
             while (start := time.perf_counter()) < deadline:
-                writer.write(self.requests[self.next[k] % len(self.requests)])
+                status = await self.exchange(k, self.next[k])
                 self.next[k] += n
-                status = await _read_response(reader)
                 latencies.append(time.perf_counter() - start)
                 statuses[status] = statuses.get(status, 0) + 1
 
@@ -347,8 +566,8 @@ class Client:
         return Result(len(latencies), time.perf_counter() - began, latencies, statuses)
 
 
-async def _timed_read(reader: asyncio.StreamReader) -> tuple[int, float]:
-    status = await _read_response(reader)
+async def _timed(answer: Awaitable[int]) -> tuple[int, float]:
+    status = await answer
     return status, time.perf_counter()
 
 
@@ -356,9 +575,14 @@ async def run_paired(
     bare: Client, other: Client, seconds: float, rate: float
 ) -> tuple[Result, Result, list[float]]:
     """Paced runs of two proxies at once: each request goes through both at the same scheduled
-    moment (``rate`` requests/s in all, each connection pair its share), both latencies timed
+    moment (``rate`` requests/s in all, each worker pair its share), both latencies timed
     from that moment. The third result is each request's latency through ``other`` less its
-    latency through ``bare``."""
+    latency through ``bare``.
+
+    The two copies of a request go out one after the other, and the client and the upstream
+    serve one at a time; whichever goes second waits for them. So the order alternates, or
+    ``other`` would pay for it: with HTTP/2, where both are slower (``h2`` in Python), that
+    put +0.27 ms on ``other``'s median even when its addon did nothing."""
     results = (Result(0, 0.0, [], {}), Result(0, 0.0, [], {}))
     added: list[float] = []
     n = bare.concurrency
@@ -367,17 +591,17 @@ async def run_paired(
     deadline = began + seconds
 
     async def worker(k: int) -> None:
-        pairs = (bare.connections[k], other.connections[k])
         due = began + k * interval / n
         while due < deadline:
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            request = bare.requests[bare.next[k] % len(bare.requests)]
+            index = bare.next[k]
             bare.next[k] += n
-            for _, writer in pairs:
-                writer.write(request)
-            answers = await asyncio.gather(*(_timed_read(reader) for reader, _ in pairs))
+            # Tasks start in the order they are made: every other request, `other` sends first.
+            order = (bare, other) if (index // n) % 2 == 0 else (other, bare)
+            sent = {c: asyncio.ensure_future(_timed(c.exchange(k, index))) for c in order}
+            answers = [await sent[bare], await sent[other]]
             for result, (status, done) in zip(results, answers, strict=True):
                 result.latencies.append(done - due)
                 result.statuses[status] = result.statuses.get(status, 0) + 1
@@ -482,6 +706,18 @@ def main(argv: list[str] | None = None) -> int:
         help="time formshield's request hook inside mitmdump (scripts/hook_cpu_addon.py)",
     )
     parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="HTTPS, as a browser mostly browses: each connection is a CONNECT tunnel in which "
+        "the client and the upstream speak TLS (HTTP/1.1) with the proxy",
+    )
+    parser.add_argument(
+        "--http2",
+        action="store_true",
+        help="as --tls, with HTTP/2 between the client and the proxy (as browsers speak to "
+        "most HTTPS sites): all requests in flight on two connections",
+    )
+    parser.add_argument(
         "--rate",
         type=float,
         default=100.0,
@@ -490,6 +726,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.instances < 1:
         parser.error("--instances must be at least 1")
+    args.tls = args.tls or args.http2
 
     upstream_port = free_port()
     target = f"127.0.0.1:{upstream_port}"
@@ -500,8 +737,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.cookies:
         loads["cookies"] = browsing_mix(random.Random(7), 4000, target, cookies=True)
+    if args.tls:
+        loads = {load: [origin_form(r) for r in reqs] for load, reqs in loads.items()}
     configs = ["bare", "formshield"] + ([] if args.no_naive else ["naive-presidio"])
-    upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM_CODE, str(upstream_port)])
+    workdir = tempfile.TemporaryDirectory()
+    tmp = Path(workdir.name)
+    upstream_args = [sys.executable, "-c", UPSTREAM_CODE, str(upstream_port)]
+    if args.tls:
+        upstream_args += [str(f) for f in upstream_certificate(tmp)]
+    upstream = subprocess.Popen(upstream_args)
     procs: list[subprocess.Popen[bytes]] = []
     pids: dict[tuple[str, int], int] = {}
     hook_cpu: list[Path] = []  # one tally file per formshield instance
@@ -512,30 +756,34 @@ def main(argv: list[str] | None = None) -> int:
             hook_cpu.append(Path(name))
     try:
         wait_listening(upstream_port, upstream, "upstream")
-        with tempfile.TemporaryDirectory() as tmp:
-            # Every proxy runs for the whole benchmark (idle ones cost nothing) and the runs
-            # are short and interleaved: this machine's speed drifts by tens of percent within
-            # seconds, so a ratio is only fair between runs made seconds apart, and only
-            # steady when taken over many of them.
-            ports = {}
-            for instance in range(args.instances):
-                for config in configs:
-                    tally = hook_cpu[instance] if hook_cpu else None
-                    proc, port = start_mitmdump(config, Path(tmp), tally, instance)
-                    procs.append(proc)
-                    pids[(config, instance)], ports[(config, instance)] = proc.pid, port
-            clients = {
-                (config, load, instance): Client(port, reqs, args.concurrency)
-                for (config, instance), port in ports.items()
-                for load, reqs in loads.items()
-            }
-            runs, paced, added = _measure(clients, configs, list(loads), pids, args)
+        # Every proxy runs for the whole benchmark (idle ones cost nothing) and the runs are
+        # short and interleaved: this machine's speed drifts by tens of percent within
+        # seconds, so a ratio is only fair between runs made seconds apart, and only steady
+        # when taken over many of them.
+        ports = {}
+        for instance in range(args.instances):
+            for config in configs:
+                tally = hook_cpu[instance] if hook_cpu else None
+                proc, port = start_mitmdump(config, tmp, tally, instance, tls=args.tls)
+                procs.append(proc)
+                pids[(config, instance)], ports[(config, instance)] = proc.pid, port
+        tunnel: dict[str, Any] = {}
+        if args.tls:  # the CA the first mitmdump made in the shared confdir
+            ca = ssl.create_default_context(cafile=tmp / "conf" / "mitmproxy-ca-cert.pem")
+            tunnel = {"tunnel": target, "tls": ca, "http2": args.http2}
+        clients = {
+            (config, load, instance): Client(port, reqs, args.concurrency, **tunnel)
+            for (config, instance), port in ports.items()
+            for load, reqs in loads.items()
+        }
+        runs, paced, added = _measure(clients, configs, list(loads), pids, args)
     finally:
         for proc in procs:
             proc.terminate()  # mitmdump shuts down cleanly: the hook timer writes its tally
             proc.wait(10)
         upstream.terminate()
         upstream.wait(10)
+        workdir.cleanup()
     # The formshield instances' tallies, merged: CPU summed, wall times pooled, per kind.
     hook_tally: dict[str, dict[str, Any]] = {}
     for path in hook_cpu:
@@ -577,7 +825,13 @@ def main(argv: list[str] | None = None) -> int:
             r.rps / b.rps for r, b in zip(runs[(config, load)], runs[("bare", load)], strict=True)
         ]
 
-    print(f"\nProxy benchmark: {args.concurrency} keep-alive connections, {args.rounds} rounds "
+    protocol = (
+        f"on {H2_CONNECTIONS} HTTP/2 connections (HTTPS: CONNECT tunnels, TLS)" if args.http2
+        else "on as many HTTP/1.1 connections (HTTPS: CONNECT tunnels, TLS)" if args.tls
+        else "on as many keep-alive HTTP/1.1 connections (plain HTTP)"
+    )  # fmt: skip
+    print(f"\nProxy benchmark: {args.concurrency} requests in flight {protocol}, "
+          f"{args.rounds} rounds "
           f"of {args.slice:g} s per config and load, interleaved, {args.instances} mitmdump "
           f"process(es) per config taken in turn, 127.0.0.1, {os.cpu_count()} cores")  # fmt: skip
     print(f"{'config':15} {'load':9} {'req/s':>8} {'x bare':>7} {'95% interval':>13} "

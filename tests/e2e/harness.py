@@ -1,24 +1,37 @@
 """Real processes on 127.0.0.1 for end-to-end tests: a recording upstream and a real mitmdump.
 
 :class:`Upstream` is a threaded HTTP server that records every request it receives (method,
-Host, path, headers, body) and answers ``200 ok``; tests assert on what reached it.
+Host, path, headers, body) and answers ``200 ok``; tests assert on what reached it. With
+``tls=True`` it serves HTTPS under a certificate of its own and speaks HTTP/2 to a client that
+offers it (ALPN), as most sites do.
 :class:`Mitmdump` starts ``.venv/bin/mitmdump`` with the formshield addon and the test routing
 addon, waits until it listens and stops it at the end; its output is kept for assertions and
-for failure messages.
+for failure messages. :func:`https_request` sends one request as a browser sends HTTPS
+through a proxy: a CONNECT tunnel, TLS checked against the proxy's CA, HTTP/1.1 or HTTP/2.
 """
 
 from __future__ import annotations
 
+import datetime
+import http.client
 import os
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTER = Path(__file__).with_name("route_to_upstream.py")
@@ -28,18 +41,24 @@ FORMSHIELD_SCRIPT = ROOT / "addon" / "mitm_script.py"
 @dataclass(frozen=True)
 class Received:
     method: str
-    host: str
+    host: str  # the Host header, or HTTP/2's :authority
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # lower-case names, without HTTP/2's pseudo-headers
     body: bytes
+    http_version: str = "HTTP/1.1"
+
+
+# Sites the HTTPS upstream's certificate names (mitmproxy copies them into its own).
+TLS_SITES = ("shop.test", "www.shop.test", "tracker.example")
 
 
 class Upstream:
-    """A local HTTP server recording what it receives."""
+    """A local HTTP server recording what it receives; ``tls``: HTTPS, HTTP/2 when offered."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: bool = False) -> None:
         self.received: list[Received] = []
         self._lock = threading.Lock()
+        self._certs: tempfile.TemporaryDirectory[str] | None = None
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,8 +89,23 @@ class Upstream:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def finish_request(self, request: Any, client_address: Any) -> None:
+                if isinstance(request, ssl.SSLSocket) and request.selected_alpn_protocol() == "h2":
+                    upstream._serve_http2(request)
+                else:
+                    super().finish_request(request, client_address)
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
+        if tls:
+            self._certs = tempfile.TemporaryDirectory(prefix="formshield-upstream-")
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*_self_signed(Path(self._certs.name), TLS_SITES))
+            context.set_alpn_protocols(["h2", "http/1.1"])
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> Upstream:
@@ -81,10 +115,96 @@ class Upstream:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+        if self._certs is not None:
+            self._certs.cleanup()
 
     def bodies(self) -> list[bytes]:
         with self._lock:
             return [r.body for r in self.received]
+
+    def _serve_http2(self, sock: ssl.SSLSocket) -> None:
+        """One HTTP/2 connection: record each request, answer ``200 ok``. ``h2`` checks each
+        body against its content-length and ends the connection on a mismatch, so a request
+        the proxy rewrote with a wrong length never reaches :attr:`received`."""
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        sock.sendall(conn.data_to_send())
+        streams: dict[int, tuple[dict[str, str], bytearray]] = {}
+        try:
+            while data := sock.recv(65536):
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        streams[event.stream_id] = (_text(event.headers), bytearray())
+                    elif isinstance(event, h2.events.DataReceived):
+                        streams[event.stream_id][1].extend(event.data or b"")
+                        conn.acknowledge_received_data(
+                            event.flow_controlled_length or 0, event.stream_id or 0
+                        )
+                    elif isinstance(event, h2.events.StreamEnded):
+                        headers, body = streams.pop(event.stream_id or 0)
+                        self._record_http2(headers, bytes(body))
+                        conn.send_headers(
+                            event.stream_id or 0,
+                            [(":status", "200"), ("content-type", "text/plain"),
+                             ("content-length", "2")],
+                        )  # fmt: skip
+                        conn.send_data(event.stream_id or 0, b"ok", end_stream=True)
+                sock.sendall(conn.data_to_send())
+        except (OSError, h2.exceptions.ProtocolError):
+            pass  # the connection ends; what it had not finished is not recorded
+        finally:
+            sock.close()
+
+    def _record_http2(self, headers: dict[str, str], body: bytes) -> None:
+        with self._lock:
+            self.received.append(
+                Received(
+                    headers[":method"],
+                    headers[":authority"],
+                    headers[":path"],
+                    {k: v for k, v in headers.items() if not k.startswith(":")},
+                    body,
+                    "HTTP/2",
+                )
+            )
+
+
+def _text(headers: Any) -> dict[str, str]:
+    """HTTP/2 header fields as ``h2`` gives them (bytes), as text."""
+    return {bytes(k).decode(): bytes(v).decode() for k, v in headers or []}
+
+
+def _self_signed(directory: Path, names: tuple[str, ...]) -> tuple[Path, Path]:
+    """A certificate for ``names`` signed by its own key, as PEM files in ``directory``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
 
 
 def free_port() -> int:
@@ -103,6 +223,7 @@ class Mitmdump:
         *,
         policies: list[Path] | None = None,
         extra: list[str] | None = None,
+        https_upstream_port: int | None = None,
     ) -> None:
         self.port = free_port()
         self.data_dir = data_dir
@@ -126,6 +247,11 @@ class Mitmdump:
             "--set",
             "formshield_reload=1",
         ]
+        if https_upstream_port is not None:
+            # CONNECT tunnels lead there; its certificate is its own, which mitmproxy accepts
+            # only when told not to check (a browser checks mitmproxy's, from its CA).
+            tunnels = f"formshield_test_https_upstream=127.0.0.1:{https_upstream_port}"
+            self.args += ["--set", tunnels, "--set", "ssl_insecure=true"]
         for policy in policies or []:
             self.args += ["--set", f"formshield_policy={policy}"]
         self.args += extra or []
@@ -166,3 +292,95 @@ class Mitmdump:
     @property
     def proxy_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ca_cert(self) -> Path:
+        """The CA certificate mitmproxy signs intercepted sites with (what a user trusts)."""
+        return self.data_dir / "mitmproxy" / "mitmproxy-ca-cert.pem"
+
+
+Answer = tuple[int, dict[str, str], bytes]  # status, headers (lower-case names), body
+
+
+def https_request(
+    proxy: Mitmdump,
+    url: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    *,
+    method: str = "POST",
+    http2: bool = False,
+) -> Answer:
+    """Send ``url`` (https) through ``proxy`` as a browser does: CONNECT, then TLS with the
+    proxy, its certificate checked against the proxy's CA, then HTTP/2 or HTTP/1.1 (ALPN)."""
+    parts = urlsplit(url)
+    host, path = parts.hostname or "", parts.path + (f"?{parts.query}" if parts.query else "")
+    context = ssl.create_default_context(cafile=proxy.ca_cert)
+    if not http2:
+        conn = http.client.HTTPSConnection("127.0.0.1", proxy.port, timeout=20, context=context)
+        conn.set_tunnel(host, parts.port or 443)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+    context.set_alpn_protocols(["h2"])
+    raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=20)
+    try:
+        target = f"{host}:{parts.port or 443}"
+        raw.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = raw.recv(4096)
+            if not chunk:
+                raise ConnectionError("the proxy closed the connection after CONNECT")
+            head += chunk
+        if head.split(b" ", 2)[1] != b"200":
+            raise ConnectionError(f"CONNECT refused: {head.splitlines()[0]!r}")
+        with context.wrap_socket(raw, server_hostname=host) as tls:
+            if tls.selected_alpn_protocol() != "h2":
+                raise ConnectionError(f"the proxy chose {tls.selected_alpn_protocol()!r}, not h2")
+            return _http2_exchange(tls, host, method, path, headers=headers, body=body)
+    finally:
+        raw.close()
+
+
+def _http2_exchange(
+    tls: ssl.SSLSocket,
+    host: str,
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str],
+    body: bytes | None,
+) -> Answer:
+    """One request on a new HTTP/2 connection; the whole answer."""
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    stream = conn.get_next_available_stream_id()
+    fields = [(":method", method), (":scheme", "https"), (":authority", host), (":path", path)]
+    fields += [(k.lower(), v) for k, v in headers.items()]
+    if body:
+        fields.append(("content-length", str(len(body))))
+    conn.send_headers(stream, fields, end_stream=not body)
+    if body:
+        conn.send_data(stream, body, end_stream=True)
+    tls.sendall(conn.data_to_send())
+    status, answer_headers, answer = 0, dict[str, str](), bytearray()
+    while True:
+        data = tls.recv(65536)
+        if not data:
+            raise ConnectionError("the proxy closed the HTTP/2 connection mid-answer")
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.ResponseReceived):
+                answer_headers = _text(event.headers)
+                status = int(answer_headers.pop(":status"))
+            elif isinstance(event, h2.events.DataReceived):
+                answer.extend(event.data or b"")
+                conn.acknowledge_received_data(event.flow_controlled_length or 0, stream)
+            elif isinstance(event, h2.events.StreamReset):
+                raise ConnectionError(f"the proxy reset the stream: {event.error_code!r}")
+            elif isinstance(event, h2.events.StreamEnded):
+                return status, answer_headers, bytes(answer)
+        tls.sendall(conn.data_to_send())

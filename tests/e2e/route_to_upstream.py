@@ -9,6 +9,10 @@ formshield) reads; the upstream can serve several sites by it.
 This rewrites the request in ``requestheaders`` rather than the address in ``server_connect``:
 with the latter mitmproxy cannot match a kept-alive server connection to later requests for the
 same name, opens a new one each time and stalls once a client connection reaches ``max_conns``.
+
+HTTPS: a CONNECT tunnel's target is set to ``formshield_test_https_upstream`` in
+``http_connect``, which decides where the tunnel leads. The client's TLS name (SNI) and the
+requests' Host or ``:authority`` keep the site's name.
 """
 
 from __future__ import annotations
@@ -21,6 +25,16 @@ from mitmproxy import ctx, http
 class RouteToUpstream:
     def load(self, loader: Any) -> None:
         loader.add_option("formshield_test_upstream", str, "", "host:port of the test upstream")
+        loader.add_option(
+            "formshield_test_https_upstream", str, "", "host:port of the test HTTPS upstream"
+        )
+
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        target = ctx.options.formshield_test_https_upstream
+        if target:
+            host, _, port = target.rpartition(":")
+            flow.request.host = host
+            flow.request.port = int(port)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         target = ctx.options.formshield_test_upstream

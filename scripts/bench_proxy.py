@@ -71,7 +71,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import json
 import os
 import random
@@ -234,9 +233,9 @@ async def handle_h2(reader, writer):
         writer.close()
 async def main():
     tls = None
-    if len(sys.argv) > 2:  # certificate and key (PEM): serve HTTPS, HTTP/2 when offered
+    if len(sys.argv) > 2:  # certificate and key (one PEM file): serve HTTPS, HTTP/2 if offered
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls.load_cert_chain(sys.argv[2], sys.argv[3])
+        tls.load_cert_chain(sys.argv[2])
         tls.set_alpn_protocols(["h2", "http/1.1"])
     server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]), ssl=tls)
     async with server:
@@ -245,38 +244,14 @@ asyncio.run(main())
 """
 
 
-def upstream_certificate(workdir: Path) -> tuple[Path, Path]:
-    """A self-signed certificate and its key (PEM files in ``workdir``) for the HTTPS upstream;
-    the proxies do not check it (``ssl_insecure``), as they cannot know this one-off issuer."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+def upstream_certificate(workdir: Path) -> Path:
+    """A certificate and its key (one PEM file in ``workdir``) for the HTTPS upstream: a CA of
+    its own made the way mitmproxy makes its CA. The proxies do not check it
+    (``ssl_insecure``), as they cannot know this one-off issuer."""
+    from mitmproxy.certs import CertStore
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "formshield bench upstream")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in SITES]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = workdir / "upstream-cert.pem", workdir / "upstream-key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
+    CertStore.from_store(workdir, "upstream", 2048)
+    return workdir / "upstream-ca.pem"
 
 
 def free_port() -> int:
@@ -744,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(workdir.name)
     upstream_args = [sys.executable, "-c", UPSTREAM_CODE, str(upstream_port)]
     if args.tls:
-        upstream_args += [str(f) for f in upstream_certificate(tmp)]
+        upstream_args.append(str(upstream_certificate(tmp)))
     upstream = subprocess.Popen(upstream_args)
     procs: list[subprocess.Popen[bytes]] = []
     pids: dict[tuple[str, int], int] = {}

@@ -12,7 +12,6 @@ through a proxy: a CONNECT tunnel, TLS checked against the proxy's CA, HTTP/1.1 
 
 from __future__ import annotations
 
-import datetime
 import http.client
 import os
 import socket
@@ -32,6 +31,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+from mitmproxy.certs import CertStore
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTER = Path(__file__).with_name("route_to_upstream.py")
@@ -46,10 +46,6 @@ class Received:
     headers: dict[str, str]  # lower-case names, without HTTP/2's pseudo-headers
     body: bytes
     http_version: str = "HTTP/1.1"
-
-
-# Sites the HTTPS upstream's certificate names (mitmproxy copies them into its own).
-TLS_SITES = ("shop.test", "www.shop.test", "tracker.example")
 
 
 class Upstream:
@@ -103,7 +99,9 @@ class Upstream:
         if tls:
             self._certs = tempfile.TemporaryDirectory(prefix="formshield-upstream-")
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*_self_signed(Path(self._certs.name), TLS_SITES))
+            # A CA of its own, made as mitmproxy makes its CA, serves as its certificate.
+            CertStore.from_store(self._certs.name, "upstream", 2048)
+            context.load_cert_chain(Path(self._certs.name) / "upstream-ca.pem")
             context.set_alpn_protocols(["h2", "http/1.1"])
             self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -172,39 +170,6 @@ class Upstream:
 def _text(headers: Any) -> dict[str, str]:
     """HTTP/2 header fields as ``h2`` gives them (bytes), as text."""
     return {bytes(k).decode(): bytes(v).decode() for k, v in headers or []}
-
-
-def _self_signed(directory: Path, names: tuple[str, ...]) -> tuple[Path, Path]:
-    """A certificate for ``names`` signed by its own key, as PEM files in ``directory``."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
 
 
 def free_port() -> int:

@@ -419,22 +419,29 @@ class _Http2:
     async def _read(self) -> None:
         import h2.events
 
-        while data := await self.reader.read(65536):
-            for event in self.h2.receive_data(data):
-                if isinstance(event, h2.events.ResponseReceived):
-                    self.statuses[event.stream_id] = int(dict(event.headers)[b":status"])
-                elif isinstance(event, h2.events.DataReceived):
-                    self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-                elif isinstance(event, h2.events.StreamEnded):
-                    status = self.statuses.pop(event.stream_id)
-                    self.answers.pop(event.stream_id).set_result(status)
-                elif isinstance(event, h2.events.StreamReset):
-                    self.answers.pop(event.stream_id).set_exception(
-                        RuntimeError(f"stream reset: {event.error_code!r}")
-                    )
-            self.writer.write(self.h2.data_to_send())
+        failure: Exception = ConnectionError("the proxy closed the connection")
+        try:
+            while data := await self.reader.read(65536):
+                for event in self.h2.receive_data(data):
+                    if isinstance(event, h2.events.ResponseReceived):
+                        self.statuses[event.stream_id] = int(dict(event.headers)[b":status"])
+                    elif isinstance(event, h2.events.DataReceived):
+                        self.h2.acknowledge_received_data(
+                            event.flow_controlled_length, event.stream_id
+                        )
+                    elif isinstance(event, h2.events.StreamEnded):
+                        status = self.statuses.pop(event.stream_id)
+                        self.answers.pop(event.stream_id).set_result(status)
+                    elif isinstance(event, h2.events.StreamReset):
+                        self.answers.pop(event.stream_id).set_exception(
+                            RuntimeError(f"stream reset: {event.error_code!r}")
+                        )
+                self.writer.write(self.h2.data_to_send())
+        except Exception as exc:  # a protocol error: the requests waiting fail with it
+            failure = exc
         for answer in self.answers.values():
-            answer.set_exception(ConnectionError("the proxy closed the connection"))
+            if not answer.done():
+                answer.set_exception(failure)
 
     async def exchange(self, request: H2Request) -> int:
         headers, body = request

@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import os
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -257,6 +258,24 @@ class Mitmdump:
     @property
     def proxy_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def audit_rows(self, query: str, *, at_least: int = 1, wait: float = 10.0) -> list[Any]:
+        """``query``'s rows from the audit store, once it returns ``at_least`` of them (the
+        writer commits in batches) or ``wait`` seconds have passed."""
+        deadline = time.monotonic() + wait
+        rows: list[Any] = []
+        while True:
+            if self.audit_path.exists():
+                with sqlite3.connect(self.audit_path) as conn:
+                    rows = conn.execute(query).fetchall()
+            if len(rows) >= at_least or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.2)
+
+    def audit_dump(self) -> str:
+        """The whole audit store as SQL text (to search it for raw values)."""
+        with sqlite3.connect(self.audit_path) as conn:
+            return "\n".join(conn.iterdump())
 
     @property
     def ca_cert(self) -> Path:

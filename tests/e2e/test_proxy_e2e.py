@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import sqlite3
 import subprocess
 import sys
 import time
@@ -132,22 +131,14 @@ def test_audit_store_holds_masked_records_only(proxy: Mitmdump, upstream: Upstre
     origin = {"Origin": "http://shop.test"}
     send(proxy, "http://tracker.example/collect?m=a1", f"idNo={ID}".encode(), {**FORM, **origin})
     send(proxy, "http://tracker.example/collect?m=a2", f"tel={PHONE}".encode(), {**FORM, **origin})
-    deadline = time.monotonic() + 10
-    rows: list[tuple[object, ...]] = []
-    while time.monotonic() < deadline:
-        if proxy.audit_path.exists():
-            with sqlite3.connect(proxy.audit_path) as conn:
-                rows = conn.execute(
-                    "SELECT v.destination, f.entity_type, f.masked, f.action FROM findings f "
-                    "JOIN verdicts v ON v.id = f.verdict_id ORDER BY f.id"
-                ).fetchall()
-            if len(rows) >= 3:
-                break
-        time.sleep(0.2)
+    rows = proxy.audit_rows(
+        "SELECT v.destination, f.entity_type, f.masked, f.action FROM findings f "
+        "JOIN verdicts v ON v.id = f.verdict_id ORDER BY f.id",
+        at_least=3,
+    )
     assert ("tracker.example", "CN_RESIDENT_ID", "110***********002X", "block") in rows
     assert ("tracker.example", "CN_PHONE", "139****5678", "redact") in rows
-    with sqlite3.connect(proxy.audit_path) as conn:
-        dump = "\n".join(conn.iterdump())
+    dump = proxy.audit_dump()
     assert ID not in dump and PHONE not in dump
     assert Scanner().scan_text(dump) == []
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 import ssl
-import time
 from collections.abc import Iterator
 
 import h2.config
@@ -124,23 +122,15 @@ def test_https_verdicts_are_audited_masked(proxy: Mitmdump, upstream: Upstream) 
     no raw value of what it recorded."""
     https_request(proxy, "https://tracker.example/audit?m=a-1", f"idNo={ID}".encode(), FORM,
                   http2=True)  # fmt: skip
-    deadline = time.monotonic() + 10
-    rows: list[tuple[object, ...]] = []
-    while time.monotonic() < deadline and not rows:
-        if proxy.audit_path.exists():
-            with sqlite3.connect(proxy.audit_path) as conn:
-                rows = conn.execute(
-                    "SELECT v.url, v.site, v.destination, f.entity_type, f.masked, f.action "
-                    "FROM findings f JOIN verdicts v ON v.id = f.verdict_id "
-                    "WHERE v.url LIKE '%/audit'"
-                ).fetchall()
-        time.sleep(0.2)
+    rows = proxy.audit_rows(
+        "SELECT v.url, v.site, v.destination, f.entity_type, f.masked, f.action "
+        "FROM findings f JOIN verdicts v ON v.id = f.verdict_id WHERE v.url LIKE '%/audit'"
+    )
     assert rows == [
         ("https://tracker.example/audit", "shop.test", "tracker.example", "CN_RESIDENT_ID",
          "110***********002X", "block"),
     ]  # fmt: skip
-    with sqlite3.connect(proxy.audit_path) as conn:
-        dump = "\n".join(conn.iterdump())
+    dump = proxy.audit_dump()
     assert ID not in dump and PHONE not in dump
 
 

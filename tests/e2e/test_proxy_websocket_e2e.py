@@ -10,8 +10,6 @@ the site is the page's Origin, the destination the host the socket was opened to
 from __future__ import annotations
 
 import json
-import sqlite3
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -84,20 +82,12 @@ def test_socket_verdicts_are_audited_masked(proxy: Mitmdump, upstream: WsUpstrea
         ws.send(f"idNo={ID}")
         ws.send("bye")
         assert ws.receive_text() == "ack 1"
-    deadline = time.monotonic() + 10
-    rows: list[tuple[object, ...]] = []
-    while time.monotonic() < deadline and not rows:
-        if proxy.audit_path.exists():
-            with sqlite3.connect(proxy.audit_path) as conn:
-                rows = conn.execute(
-                    "SELECT v.method, v.site, v.destination, f.entity_type, f.masked, f.action "
-                    "FROM findings f JOIN verdicts v ON v.id = f.verdict_id "
-                    "WHERE v.url LIKE '%/audit-ws'"
-                ).fetchall()
-        time.sleep(0.2)
+    rows = proxy.audit_rows(
+        "SELECT v.method, v.site, v.destination, f.entity_type, f.masked, f.action "
+        "FROM findings f JOIN verdicts v ON v.id = f.verdict_id WHERE v.url LIKE '%/audit-ws'"
+    )
     assert rows == [
         ("WS", "shop.test", "tracker.example", "CN_RESIDENT_ID", "110***********002X", "block")
     ]
-    with sqlite3.connect(proxy.audit_path) as conn:
-        dump = "\n".join(conn.iterdump())
+    dump = proxy.audit_dump()
     assert ID not in dump

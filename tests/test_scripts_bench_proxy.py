@@ -64,7 +64,7 @@ def test_every_request_means_the_same_in_each_protocol(raw: bytes) -> None:
 def test_a_short_http2_run(capsys: pytest.CaptureFixture[str]) -> None:
     """Both proxies answer over HTTP/2 in CONNECT tunnels; formshield blocks the third-party
     form posts (403), bare mitmdump passes everything; the report names the targets."""
-    argv = ["--http2", "--rounds", "1", "--slice", "0.3", "--warm-up", "0.3", "--instances", "1",
+    argv = ["--http2", "--rounds", "1", "--slice", "1", "--warm-up", "0.5", "--instances", "1",
             "--no-naive", "--rate", "20"]  # fmt: skip
     assert bench_proxy.main(argv) == 0
     out = capsys.readouterr().out

@@ -60,41 +60,41 @@ class WsUpstream:
             threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
 
     def _serve(self, sock: socket.socket) -> None:
+        with sock, contextlib.suppress(OSError, LocalProtocolError):  # the peer went away
+            self._converse(sock)
+
+    def _converse(self, sock: socket.socket) -> None:
         ws = WSConnection(ConnectionType.SERVER)
         path, count = "", 0
         text: list[str] = []
         binary: list[bytes] = []
-        with sock:
-            while True:
-                try:
-                    data = sock.recv(65536)
-                except OSError:
+        while True:
+            data = sock.recv(65536)
+            ws.receive_data(data or None)
+            for event in ws.events():
+                if isinstance(event, Request):
+                    path = event.target
+                    sock.sendall(ws.send(AcceptConnection()))
+                elif isinstance(event, (TextMessage, BytesMessage)):
+                    if isinstance(event, TextMessage):
+                        text.append(event.data)
+                    else:
+                        binary.append(bytes(event.data))
+                    if event.message_finished:
+                        whole: str | bytes = "".join(text) if text else b"".join(binary)
+                        text.clear()
+                        binary.clear()
+                        count += 1
+                        with self._lock:
+                            self.received.append((path, whole))
+                        sock.sendall(ws.send(TextMessage(data=f"ack {count}")))
+                elif isinstance(event, Ping):
+                    sock.sendall(ws.send(event.response()))
+                elif isinstance(event, CloseConnection):
+                    sock.sendall(ws.send(event.response()))
                     return
-                ws.receive_data(data or None)
-                for event in ws.events():
-                    if isinstance(event, Request):
-                        path = event.target
-                        sock.sendall(ws.send(AcceptConnection()))
-                    elif isinstance(event, (TextMessage, BytesMessage)):
-                        if isinstance(event, TextMessage):
-                            text.append(event.data)
-                        else:
-                            binary.append(bytes(event.data))
-                        if event.message_finished:
-                            whole: str | bytes = "".join(text) if text else b"".join(binary)
-                            text.clear()
-                            binary.clear()
-                            count += 1
-                            with self._lock:
-                                self.received.append((path, whole))
-                            sock.sendall(ws.send(TextMessage(data=f"ack {count}")))
-                    elif isinstance(event, Ping):
-                        sock.sendall(ws.send(event.response()))
-                    elif isinstance(event, CloseConnection):
-                        sock.sendall(ws.send(event.response()))
-                        return
-                if not data:
-                    return
+            if not data:
+                return
 
 
 class WsClient:

@@ -294,9 +294,12 @@ def https_request(
     *,
     method: str = "POST",
     http2: bool = False,
+    http2_length: bool = True,
 ) -> Answer:
     """Send ``url`` (https) through ``proxy`` as a browser does: CONNECT, then TLS with the
-    proxy, its certificate checked against the proxy's CA, then HTTP/2 or HTTP/1.1 (ALPN)."""
+    proxy, its certificate checked against the proxy's CA, then HTTP/2 or HTTP/1.1 (ALPN).
+    ``http2_length``: an HTTP/2 body comes with its content-length (a browser may leave it
+    out: the DATA frames' end tells the length)."""
     parts = urlsplit(url)
     host, path = parts.hostname or "", parts.path + (f"?{parts.query}" if parts.query else "")
     context = ssl.create_default_context(cafile=proxy.ca_cert)
@@ -325,7 +328,9 @@ def https_request(
         with context.wrap_socket(raw, server_hostname=host) as tls:
             if tls.selected_alpn_protocol() != "h2":
                 raise ConnectionError(f"the proxy chose {tls.selected_alpn_protocol()!r}, not h2")
-            return _http2_exchange(tls, host, method, path, headers=headers, body=body)
+            return _http2_exchange(
+                tls, host, method, path, headers=headers, body=body, length=http2_length
+            )
     finally:
         raw.close()
 
@@ -338,6 +343,7 @@ def _http2_exchange(
     *,
     headers: dict[str, str],
     body: bytes | None,
+    length: bool,
 ) -> Answer:
     """One request on a new HTTP/2 connection; the whole answer."""
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
@@ -345,7 +351,7 @@ def _http2_exchange(
     stream = conn.get_next_available_stream_id()
     fields = [(":method", method), (":scheme", "https"), (":authority", host), (":path", path)]
     fields += [(k.lower(), v) for k, v in headers.items()]
-    if body:
+    if body and length:
         fields.append(("content-length", str(len(body))))
     conn.send_headers(stream, fields, end_stream=not body)
     if body:

@@ -10,6 +10,7 @@ protocols and asserts what the upstream received.
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import ssl
@@ -88,6 +89,24 @@ def test_phone_to_tracker_is_redacted(proxy: Mitmdump, upstream: Upstream, http2
     }
     assert got.headers["content-length"] == str(len(got.body))
     assert Scanner().scan_text(got.body.decode()) == []
+
+
+@pytest.mark.parametrize("http2", PROTOCOLS)
+def test_gzip_body_is_redacted_and_recompressed(
+    proxy: Mitmdump, upstream: Upstream, http2: bool
+) -> None:
+    marker = f"z-{int(http2)}"
+    status, _, _ = https_request(
+        proxy, f"https://tracker.example/collect?m={marker}",
+        gzip.compress(json.dumps({"tel": PHONE, "page": 2}).encode()),
+        {"content-type": "application/json", "content-encoding": "gzip",
+         "referer": "https://www.shop.test/cart"},
+        http2=http2,
+    )  # fmt: skip
+    assert status == 200
+    [got] = received(upstream, marker)
+    assert got.headers["content-encoding"] == "gzip"
+    assert json.loads(gzip.decompress(got.body)) == {"tel": "139****5678", "page": 2}
 
 
 def test_http2_body_without_a_length_is_redacted(proxy: Mitmdump, upstream: Upstream) -> None:

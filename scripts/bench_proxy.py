@@ -489,8 +489,8 @@ class Client:
         if http2 and tunnel is None:
             raise ValueError("HTTP/2 is spoken inside a TLS tunnel: give tunnel")
         self.port = port
-        self.requests = requests
-        self.prepared: list[Any] = [h2_request(r) for r in requests] if http2 else requests
+        # What each request is on the wire: bytes, or HTTP/2 headers and body.
+        self.requests: list[Any] = [h2_request(r) for r in requests] if http2 else requests
         self.concurrency = concurrency
         self.tunnel, self.tls, self.sni, self.http2 = tunnel, tls, sni, http2
         self.connections: list[_Http1 | _Http2] = []
@@ -525,7 +525,7 @@ class Client:
     async def exchange(self, k: int, index: int) -> int:
         """Worker ``k`` sends request ``index`` (modulo the list) and awaits the answer's status."""
         connection = self.connections[k % len(self.connections)]
-        return await connection.exchange(self.prepared[index % len(self.prepared)])
+        return await connection.exchange(self.requests[index % len(self.requests)])
 
     async def run(self, seconds: float) -> Result:
         """Send requests for ``seconds``, each worker its next one as soon as the answer to its

@@ -32,19 +32,22 @@ class RouteToUpstream:
     def http_connect(self, flow: http.HTTPFlow) -> None:
         target = ctx.options.formshield_test_https_upstream
         if target:
-            host, _, port = target.rpartition(":")
-            flow.request.host = host
-            flow.request.port = int(port)
+            _send_to(flow.request, target)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         target = ctx.options.formshield_test_upstream
         if not target or flow.request.scheme != "http":
             return
-        host, _, port = target.rpartition(":")
         name = flow.request.host_header or flow.request.pretty_host
-        flow.request.host = host
-        flow.request.port = int(port)
+        _send_to(flow.request, target)
         flow.request.host_header = name
+
+
+def _send_to(request: http.Request, target: str) -> None:
+    """Point ``request`` at ``target`` (``host:port``)."""
+    host, _, port = target.rpartition(":")
+    request.host = host
+    request.port = int(port)
 
 
 addons = [RouteToUpstream()]

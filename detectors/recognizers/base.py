@@ -40,6 +40,7 @@ class CnPatternRecognizer(PatternRules, PatternRecognizer):
     """
 
     name: str
+    patterns: list[Pattern]  # Presidio's attribute: the rules' patterns as Presidio objects
 
     def __init__(
         self,

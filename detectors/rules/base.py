@@ -126,7 +126,7 @@ class PatternRules:
     # The name findings carry: the class name of the Presidio recognizer built from these rules
     # (tests check that they agree).
     NAME: ClassVar[str] = ""
-    PATTERNS: ClassVar[list[PatternSpec]] = []
+    PATTERNS: ClassVar[Sequence[PatternLike]] = []
     CONTEXT: ClassVar[list[str]] = []
     FLAGS: ClassVar[int] = 0
     # Must find something in every (half-width) text any pattern could match; None runs the

@@ -615,7 +615,8 @@ def test_findings_name_their_own_verdict_across_batches_and_other_writers(
             record(store, flow)
         assert store.flush()
 
-    ids = dict(raw_rows(db, "SELECT flow_id, id FROM verdicts WHERE flow_id != 'other'"))
+    rows = raw_rows(db, "SELECT flow_id, id FROM verdicts WHERE flow_id != 'other'")
+    ids = {row[0]: row[1] for row in rows}
     assert ids == {"f0": 1, "f1": 2, "f2": 3, "f3": 41, "f4": 42, "f5": 43, "f6": 44, "f7": 45,
                    "f8": 46}  # fmt: skip
     linked = raw_rows(

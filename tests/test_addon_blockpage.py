@@ -23,7 +23,8 @@ ITEMS = [
 
 
 def request(**headers: str) -> http.Request:
-    return http.Request.make("POST", "https://t.example/c", b"x", headers)
+    fields: dict[str | bytes, str | bytes] = dict(headers.items())
+    return http.Request.make("POST", "https://t.example/c", b"x", fields)
 
 
 @pytest.mark.parametrize(
@@ -44,6 +45,7 @@ def test_is_navigation(headers: dict[str, str], navigation: bool) -> None:
 def test_response_equals_what_response_make_builds(navigation: bool) -> None:
     req = request(**({"Sec-Fetch-Mode": "navigate"} if navigation else {}))
     got = block_response(req, destination="t.example", rule="no ids: trackers", items=ITEMS)
+    assert got.content is not None
     expected = http.Response.make(BLOCK_STATUS, got.content, dict(got.headers))
     state, want = got.get_state(), expected.get_state()
     for key in ("timestamp_start", "timestamp_end"):

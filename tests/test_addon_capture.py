@@ -117,7 +117,7 @@ def test_gbk_body_survives_the_har_round_trip() -> None:
     """The GBK form's percent-escapes are ASCII: the HAR keeps the exact bytes."""
     for name in ("shop.mitm", "shop.har"):
         req = _requests(list(Capture(CAPTURES / name)))[2].request
-        assert req.raw_content.startswith(b"xm=%")
+        assert req.raw_content is not None and req.raw_content.startswith(b"xm=%")
         assert "charset" not in req.headers["content-type"]
 
 
@@ -286,6 +286,7 @@ def test_non_http_flows_are_skipped_and_counted(tmp_path: Path) -> None:
 
 def test_websocket_messages_from_client_only(tmp_path: Path) -> None:
     flow = tflow.twebsocketflow()
+    assert flow.websocket is not None
     from_client = [m for m in flow.websocket.messages if m.from_client]
     assert from_client and len(from_client) < len(flow.websocket.messages)
     items = list(Capture(_write_flows(tmp_path / "ws.mitm", [tflow.tflow(), flow])))

@@ -320,7 +320,7 @@ def test_request_parties_never_raise(origin: str, referer: str, fetch_site: str)
     ],
 )
 def test_host_and_port_and_pretty_url_match_mitmproxy(
-    url: str, headers: dict[str, str], http_version: str
+    url: str, headers: dict[str | bytes, str | bytes], http_version: str
 ) -> None:
     request = http.Request.make("GET", url, b"", headers)
     request.http_version = http_version
@@ -332,7 +332,8 @@ def test_host_and_port_and_pretty_url_match_mitmproxy(
 
 
 def test_host_and_port_prefers_the_http2_authority_over_host() -> None:
-    request = http.Request.make("GET", "https://shop.example/a", b"", {"Host": "b.example"})
+    host: dict[str | bytes, str | bytes] = {"Host": "b.example"}
+    request = http.Request.make("GET", "https://shop.example/a", b"", host)
     request.http_version = "HTTP/2.0"
     request.authority = "a.example:444"
     assert host_and_port(request) == ("a.example", 444)

@@ -53,7 +53,10 @@ def flow_for(
     **headers: str,
 ) -> http.HTTPFlow:
     f = tflow.tflow()
-    hdrs = {"content-type": ctype, **{k.replace("_", "-"): v for k, v in headers.items()}}
+    hdrs: dict[str | bytes, str | bytes] = {
+        "content-type": ctype,
+        **{k.replace("_", "-"): v for k, v in headers.items()},
+    }
     if site:
         hdrs["referer"] = site
     f.request = http.Request.make(method, url, body, hdrs)
@@ -147,7 +150,8 @@ async def test_a_clean_verdict_is_located_when_asked(
     assert (v.site, v.destination, v.third_party) == ("shop.test", "tracker.example", True)
     assert (v.host, v.port) == (expected.host, expected.port)
     assert v.host == "cdn.tracker.example"
-    assert v.where == expected and isinstance(v.where, Located)
+    where: object = v.where  # located by the properties read above
+    assert where == expected and isinstance(where, Located)
     assert v.summary()["destination"] == "tracker.example"
 
 
@@ -302,21 +306,19 @@ async def test_websocket_client_message_with_id_is_dropped(
 ) -> None:
     fs, _ = addon
     f = tflow.twebsocketflow()
+    ws = f.websocket
+    assert ws is not None
     f.request.headers["origin"] = "https://shop.test"
     f.request.host = "chat.tracker.example"
     from mitmproxy.websocket import WebSocketMessage
     from wsproto.frame_protocol import Opcode
 
-    f.websocket.messages.append(
-        WebSocketMessage(Opcode.TEXT, True, json.dumps({"idNo": ID}).encode())
-    )
+    ws.messages.append(WebSocketMessage(Opcode.TEXT, True, json.dumps({"idNo": ID}).encode()))
     await fs.websocket_message(f)
-    assert f.websocket.messages[-1].dropped
-    f.websocket.messages.append(
-        WebSocketMessage(Opcode.TEXT, True, json.dumps({"tel": PHONE}).encode())
-    )
+    assert ws.messages[-1].dropped
+    ws.messages.append(WebSocketMessage(Opcode.TEXT, True, json.dumps({"tel": PHONE}).encode()))
     await fs.websocket_message(f)
-    last = f.websocket.messages[-1]
+    last = ws.messages[-1]
     assert not last.dropped
     assert PHONE not in last.text and json.loads(last.text) == {"tel": "139****5678"}
 

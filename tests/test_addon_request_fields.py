@@ -50,7 +50,8 @@ def req(
     headers: dict[str, str] | None = None,
     content_encoding: str | None = None,
 ) -> http.Request:
-    r = http.Request.make("POST" if body else "GET", url, b"", dict(headers or {}))
+    fields: dict[str | bytes, str | bytes] = dict((headers or {}).items())
+    r = http.Request.make("POST" if body else "GET", url, b"", fields)
     # Headers after the body: Request.make drops a Content-Encoding it cannot apply itself.
     r.raw_content = body
     if content_type is not None:
@@ -592,7 +593,8 @@ def zstd_of_zeros(size: int) -> bytes:
 def brotli_of_zeros(size: int) -> bytes:
     c = brotli.Compressor(quality=1)
     chunk = bytes(1 << 20)
-    return b"".join(c.process(chunk) for _ in range(size // len(chunk))) + c.finish()
+    out: bytes = b"".join(c.process(chunk) for _ in range(size // len(chunk))) + c.finish()
+    return out
 
 
 @pytest.mark.slow
@@ -761,7 +763,7 @@ def test_websocket_binary_message() -> None:
 
 # --- properties --------------------------------------------------------------------------------
 
-_value = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
+_value = st.text(alphabet=st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40)
 # Names that cannot hold data (a name with 5+ digits is itself emitted as a KEY field).
 _name = st.from_regex(r"[a-z][a-zA-Z0-9_]{0,8}", fullmatch=True).filter(key_is_safe)
 

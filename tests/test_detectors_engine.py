@@ -6,6 +6,7 @@ import base64
 import html
 import json
 import urllib.parse
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -148,7 +149,7 @@ def resident_ids(draw: st.DrawFn) -> str:
     return body + ric.calc_check_digit(body + "0")
 
 
-ENCODERS = {
+ENCODERS: dict[str, Callable[[str], str]] = {
     "plain": lambda s: s,
     "percent": lambda s: urllib.parse.quote(s, safe=""),
     "percent2": lambda s: urllib.parse.quote(urllib.parse.quote(s, safe=""), safe=""),

@@ -42,9 +42,11 @@ def test_each_recognizer_is_its_rules_inside_presidio(
     assert recognizer.__mro__[1] is rules
     # Findings of the proxy name the recognizer a Presidio user would see.
     assert recognizer.__name__ == rules.NAME == rules().name == recognizer().name
-    built = recognizer()
+    built: CnPatternRecognizer = recognizer()
     assert built.supported_entities == [rules.ENTITY] == rules().supported_entities
-    assert [(p.name, p.regex, p.score) for p in built.patterns] == list(rules.PATTERNS)
+    assert [(p.name, p.regex, p.score) for p in built.patterns] == [
+        (p.name, p.regex, p.score) for p in rules.PATTERNS
+    ]
     assert all(isinstance(p, Pattern) for p in built.patterns)
     assert built.context == rules.CONTEXT
 

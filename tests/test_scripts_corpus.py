@@ -64,7 +64,9 @@ def _container_strings(sample: Sample) -> list[str]:
             b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body
         )
         for part in msg.iter_parts():
-            out.append(part.get_payload(decode=True).decode("utf-8"))
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)  # the generator writes leaf parts only
+            out.append(payload.decode("utf-8"))
     else:
         out.append(body.decode("utf-8"))
     return out
@@ -167,7 +169,9 @@ def test_gbk_forms_are_gbk_with_and_without_charset() -> None:
             continue
         ctype = s.request.headers["content-type"]
         assert ("charset" in ctype) == (s.body_format == "form-gbk")
-        raw = urllib.parse.unquote_to_bytes(s.request.get_content().decode("ascii"))
+        content = s.request.get_content()
+        assert content is not None
+        raw = urllib.parse.unquote_to_bytes(content.decode("ascii"))
         with pytest.raises(UnicodeDecodeError):
             raw.decode("utf-8")
         raw.decode("gb18030")

@@ -93,7 +93,8 @@ def test_false_positive_traced_to_its_decoy() -> None:
 
 
 def test_report_and_json_never_show_raw_values() -> None:
-    results = [([], []) for _ in SAMPLES]  # misses everything: every label is listed
+    # misses everything: every label is listed
+    results: list[tuple[list[Finding], list[ScanIssue]]] = [([], []) for _ in SAMPLES]
     ev = evaluate_findings("none", SAMPLES, results)
     text = format_report(ev, None, max_list=1000)
     doc = json.dumps(ev.to_json(), ensure_ascii=False)

@@ -99,11 +99,7 @@ class Upstream:
         self.port = self.server.server_address[1]
         if tls:
             self._certs = tempfile.TemporaryDirectory(prefix="formshield-upstream-")
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            # A CA of its own, made as mitmproxy makes its CA, serves as its certificate.
-            CertStore.from_store(self._certs.name, "upstream", 2048)
-            context.load_cert_chain(Path(self._certs.name) / "upstream-ca.pem")
-            context.set_alpn_protocols(["h2", "http/1.1"])
+            context = upstream_tls_context(Path(self._certs.name), ["h2", "http/1.1"])
             self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -171,6 +167,17 @@ class Upstream:
 def _text(headers: Any) -> dict[str, str]:
     """HTTP/2 header fields as ``h2`` gives them (bytes), as text."""
     return {bytes(k).decode(): bytes(v).decode() for k, v in headers or []}
+
+
+def upstream_tls_context(directory: Path, alpn: list[str]) -> ssl.SSLContext:
+    """A TLS server context for a test upstream, offering ``alpn``. A CA of its own, made in
+    ``directory`` as mitmproxy makes its CA, serves as its certificate: mitmproxy accepts it
+    with ``ssl_insecure`` (:class:`Mitmdump`'s ``https_upstream_port``)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    CertStore.from_store(str(directory), "upstream", 2048)
+    context.load_cert_chain(directory / "upstream-ca.pem")
+    context.set_alpn_protocols(alpn)
+    return context
 
 
 def free_port() -> int:
@@ -313,18 +320,8 @@ def https_request(
         finally:
             conn.close()
     context.set_alpn_protocols(["h2"])
-    raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=20)
+    raw = open_tunnel(proxy.port, host, parts.port or 443)
     try:
-        target = f"{host}:{parts.port or 443}"
-        raw.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = raw.recv(4096)
-            if not chunk:
-                raise ConnectionError("the proxy closed the connection after CONNECT")
-            head += chunk
-        if head.split(b" ", 2)[1] != b"200":
-            raise ConnectionError(f"CONNECT refused: {head.splitlines()[0]!r}")
         with context.wrap_socket(raw, server_hostname=host) as tls:
             if tls.selected_alpn_protocol() != "h2":
                 raise ConnectionError(f"the proxy chose {tls.selected_alpn_protocol()!r}, not h2")
@@ -333,6 +330,28 @@ def https_request(
             )
     finally:
         raw.close()
+
+
+def open_tunnel(proxy_port: int, host: str, port: int) -> socket.socket:
+    """A connection to the proxy on ``proxy_port``, tunneled (CONNECT) to ``host:port``: what a
+    browser opens before its TLS handshake with an HTTPS site through a proxy."""
+    raw = socket.create_connection(("127.0.0.1", proxy_port), timeout=20)
+    try:
+        target = f"{host}:{port}"
+        raw.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+        head = b""
+        # The answer ends the proxy's part; the client speaks first in TLS, so nothing follows.
+        while b"\r\n\r\n" not in head:
+            chunk = raw.recv(4096)
+            if not chunk:
+                raise ConnectionError("the proxy closed the connection after CONNECT")
+            head += chunk
+        if head.split(b" ", 2)[1] != b"200":
+            raise ConnectionError(f"CONNECT refused: {head.splitlines()[0]!r}")
+    except BaseException:
+        raw.close()
+        raise
+    return raw
 
 
 def _http2_exchange(

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow
+from mitmproxy.websocket import WebSocketMessage
+from wsproto.frame_protocol import Opcode
 
 from addon.api_backend import ApiError
 from addon.api_token import TOKEN_FILE
@@ -294,6 +296,30 @@ async def test_ask_block_answer_kills_the_request(proxy: Proxy) -> None:
     assert proxy.fs.audit is not None and proxy.fs.audit.flush()
     [decision] = proxy.fs.audit.recent_decisions()
     assert (decision.answer, decision.flow_id, decision.site) == ("block", flow.id, "shop.test")
+
+
+async def test_a_websocket_message_is_not_held_its_ask_takes_the_fallback_at_once(
+    proxy: Proxy,
+) -> None:
+    """Holding one message would hold its whole socket: the rule's fallback (block) applies."""
+    sub = proxy.api.hub.subscribe()  # someone listens: an HTTP request would be held
+    flow = tflow.twebsocketflow()
+    ws = flow.websocket
+    assert ws is not None
+    flow.request.host = "chat.tracker.example"
+    flow.request.headers["origin"] = "https://shop.test"
+    ws.messages.append(WebSocketMessage(Opcode.TEXT, True, f"idNo={ID}".encode()))
+    seen: list[Verdict] = []
+    proxy.fs.observers.append(lambda _flow, v: seen.append(v))
+    await proxy.fs.websocket_message(flow)
+    assert ws.messages[-1].dropped
+    assert len(proxy.api.holds) == 0
+    [v] = seen
+    assert (v.action, v.rule, v.applied) == ("ask", "ask.yaml:3 (ask-ids)", "block")
+    events = []
+    while not sub.queue.empty():
+        events.append(sub.queue.get_nowait())
+    assert not any(e is not None and e.startswith("event: ask\n") for e in events)
 
 
 async def test_ask_timeout_applies_the_fallback(proxy: Proxy) -> None:

@@ -77,11 +77,15 @@ class WsUpstream:
 
     def _serve(self, sock: socket.socket) -> None:
         # OSError covers ssl.SSLError too: the peer went away, or failed its handshake.
-        with sock, contextlib.suppress(OSError, LocalProtocolError):
-            if self._tls is not None:
-                # In this connection's thread, so a slow handshake holds up no other.
-                sock = self._tls.wrap_socket(sock, server_side=True)
-            self._converse(sock)
+        with contextlib.suppress(OSError, LocalProtocolError):
+            try:
+                if self._tls is not None:
+                    # In this connection's thread, so a slow handshake holds up no other. The
+                    # TLS socket takes the connection over: it is the one to close.
+                    sock = self._tls.wrap_socket(sock, server_side=True)
+                self._converse(sock)
+            finally:
+                sock.close()
 
     def _converse(self, sock: socket.socket) -> None:
         ws = WSConnection(ConnectionType.SERVER)

@@ -46,6 +46,7 @@ from addon.api_events import EventHub, findings_view, safe_url, verdict_event
 from addon.api_security import OriginPolicy
 from addon.api_server import LISTEN_ADDRESS, ApiContext, ApiServer
 from addon.api_token import TokenError, load_or_create_token, token_path
+from addon.deferred_options import apply_deferred
 from addon.holds import TIMEOUT, Held, HoldRegistry, answer_action, new_expiry
 from addon.secrets import data_dir as formshield_data_dir
 from policies.domains import normalize_host
@@ -100,6 +101,7 @@ class ExtensionApi:
             "Only this browser extension may use the API (Chrome id, Firefox moz-extension "
             "UUID or extension origin); empty: any extension with the token.",
         )
+        apply_deferred(loader)  # as FormShield.load does
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options

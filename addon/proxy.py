@@ -42,6 +42,7 @@ from addon.alerts import VerdictLog
 from addon.audit import AuditStore, AuditStoreError, FindingOutcome
 from addon.blockpage import BlockedItem, block_response
 from addon.clean_headers import CleanHeaders
+from addon.deferred_options import apply_deferred
 from addon.parties import Located, locate, pretty_url
 from addon.quick_clean import clean_at_a_glance
 from addon.redact import redact_request, redact_websocket_message
@@ -243,6 +244,8 @@ class FormShield:
             False,
             "Apply no action whatever the policy says; only record what would have happened.",
         )
+        # Values given before this script loaded: a bad one must not unload formshield unseen.
+        apply_deferred(loader)
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options

@@ -1,9 +1,10 @@
 """``formshield run``: start mitmdump (or mitmweb) with the formshield addon.
 
 The proxy listens on 127.0.0.1:8080 unless the mitmproxy arguments after ``--`` say otherwise
-(``-p``, ``--listen-host``, ``--mode``). Before starting, it prints where the CA certificate is
-and how to trust it, which policy files are active and where the audit store is, so a person
-knows what they are running.
+(``-p``, ``--listen-host``, ``--mode``). Before starting, it prints where the proxy listens,
+where the CA certificate is and how to trust it, which policy files are active and where the
+audit store is, as those arguments set them (:mod:`addon.run_settings`), so a person knows what
+they are running.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from addon.audit import default_db_path
+from addon.run_settings import RunSettings, read_settings
 
 DEFAULT_LISTEN_HOST = "127.0.0.1"
 DEFAULT_LISTEN_PORT = 8080
@@ -57,32 +58,45 @@ def build_mitmproxy_args(
     return args
 
 
-def banner(policies: Sequence[str], audit: str | None, *, no_default: bool, web: bool) -> str:
-    """What the person running the proxy needs to know, printed before it starts."""
-    from addon.proxy import bundled_policy_path
-
-    confdir = Path("~/.mitmproxy").expanduser()
-    active = ([] if no_default else [str(bundled_policy_path())]) + [
-        str(Path(p).expanduser().resolve()) for p in policies
-    ]
-    audit_path = audit if audit and audit != "off" else str(default_db_path())
+def banner(settings: RunSettings, note: str | None = None) -> str:
+    """What the person running the proxy needs to know, printed before it starts: the
+    addresses, files and CA of ``settings`` (:func:`addon.run_settings.read_settings`)."""
     lines = [
         "formshield: personal-data guard for outgoing requests",
-        f"  proxy:       http://{DEFAULT_LISTEN_HOST}:{DEFAULT_LISTEN_PORT} (unless overridden "
-        "after --)",
-        "  policies:    " + ("\n               ".join(active) if active else "(none)"),
-        "  audit store: " + ("off" if audit == "off" else audit_path),
-        f"  CA cert:     {confdir / 'mitmproxy-ca-cert.pem'} (created on first start)",
+        "  proxy:       " + _column(settings.proxies),
+        "  policies:    " + _column([str(p) for p in settings.policies] or ["(none)"]),
+        f"  user policy: {settings.user_policy} (the extension's choices, when present)",
+        "  audit store: " + (str(settings.audit) if settings.audit else "off"),
+        f"  CA cert:     {settings.ca_cert} (created on first start)",
         "  trust it:    browse to http://mitm.it through the proxy, or import the file above",
         "               as a certificate authority in your browser or system (see README).",
     ]
-    lines.append(
-        "  extension:   backend on http://127.0.0.1:8765 (formshield_api_port); "
-        "pair with `formshield pair`"
-    )
-    if web:
-        lines.append("  web UI:      http://127.0.0.1:8081 (mitmweb; findings are marked flows)")
+    if settings.api:
+        lines.append(f"  extension:   backend on {settings.api}; pair with `formshield pair`")
+    else:
+        lines.append("  extension:   backend off (formshield_api_port=0)")
+    if settings.web:
+        lines.append(f"  web UI:      {settings.web} (mitmweb; findings are marked flows)")
+    if note:
+        lines.append(f"  note:        {note}")
     return "\n".join(lines)
+
+
+def startup_banner(args: Sequence[str], ours: Sequence[str], *, web: bool) -> str:
+    """The banner for the command line ``args``; if mitmproxy would refuse it, the banner for
+    ``ours`` (formshield's part alone) with a note, and mitmproxy says why as it starts."""
+    try:
+        return banner(read_settings(args, web=web))
+    except ValueError as exc:
+        note = f"mitmproxy may refuse its settings ({exc}); it says why as it starts"
+    try:
+        return banner(read_settings(ours, web=web), note)
+    except ValueError:  # its config.yaml, say: nothing to show but the note
+        return f"formshield: {note}"
+
+
+def _column(items: Sequence[str]) -> str:
+    return "\n               ".join(items)
 
 
 def run(
@@ -100,7 +114,8 @@ def run(
     args = build_mitmproxy_args(
         policies, audit, extra, no_default=no_default, simulate=simulate, web=web
     )
-    print(banner(policies, audit, no_default=no_default, web=web), file=sys.stderr, flush=True)
+    ours = build_mitmproxy_args(policies, audit, [], no_default=no_default, web=web)
+    print(startup_banner(args, ours, web=web), file=sys.stderr, flush=True)
     runner = mitm_main.mitmweb if web else mitm_main.mitmdump
     status = runner(args)
     return int(status or 0)

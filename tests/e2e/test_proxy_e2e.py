@@ -191,5 +191,9 @@ def test_formshield_run_starts_a_working_proxy(tmp_path: Path, upstream: Upstrea
         out, _ = proc.communicate(timeout=10)
     text = out.decode(errors="replace")
     assert "policies:" in text and "default.yaml" in text
-    assert "mitmproxy-ca-cert.pem" in text
+    # The banner shows what the arguments after -- set, not the defaults they override.
+    assert f"proxy:       http://127.0.0.1:{port}\n" in text
+    ca_cert = tmp_path / "conf" / "mitmproxy-ca-cert.pem"
+    assert f"CA cert:     {ca_cert} " in text and ca_cert.is_file()
+    assert f"audit store: {tmp_path / 'audit.sqlite3'}\n" in text
     assert ID not in text and PHONE not in text

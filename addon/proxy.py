@@ -43,6 +43,7 @@ from addon.audit import AuditStore, AuditStoreError, FindingOutcome
 from addon.blockpage import BlockedItem, block_response
 from addon.clean_headers import CleanHeaders
 from addon.deferred_options import apply_deferred
+from addon.offline_guard import install_guard, offline_response, remove_guard
 from addon.parties import Located, locate, pretty_url
 from addon.quick_clean import clean_at_a_glance
 from addon.redact import redact_request, redact_websocket_message
@@ -63,6 +64,8 @@ DEFAULT_OFFLOAD = 64 * 1024
 # While formshield_reload is 0 (no checks), how often the watcher looks whether it still is.
 _RELOAD_OFF_RECHECK = 5.0
 DEFAULT_RETENTION_DAYS = 180
+# Why an unconfigured FormShield refuses requests (see addon.offline_guard).
+NOT_CONFIGURED = "its configuration failed: see the errors in the proxy's log"
 
 
 def bundled_policy_path() -> Path:
@@ -274,6 +277,9 @@ class FormShield:
             # rather than on the first request.
             self.scanner = Scanner()
             self._gate = self.scanner.value_gate
+        master = getattr(ctx, "master", None)
+        if master is not None:
+            remove_guard(master)  # configured: formshield inspects requests again
         if "stream_large_bodies" in updated and getattr(opts, "stream_large_bodies", None):
             logger.log(
                 ALERT,
@@ -336,6 +342,11 @@ class FormShield:
         if self.audit is not None:
             self.audit.close()
             self.audit = None
+        master = getattr(ctx, "master", None)
+        if master is not None and _removed_while_running(master, self):
+            # A script reload (or removal): if the new script fails to load, mitmproxy would
+            # proxy on without formshield. Until one is configured again, nothing passes.
+            install_guard(master, "its script was unloaded, or failed to load again")
 
     def _start_policy_watch(self) -> None:
         """Check the policy files on a timer of their own, not on the requests' path: an edit
@@ -380,7 +391,10 @@ class FormShield:
         if flow.response or flow.error or not flow.live:
             return
         if self.scanner is None or self.policies is None:
-            return  # not configured (cannot happen inside mitmproxy; guards direct calls)
+            # Loaded, but its configuration failed (a broken policy file as the script
+            # reloaded: mitmproxy logs the error and proxies on). Fail closed.
+            flow.response = offline_response(NOT_CONFIGURED)
+            return
         request = flow.request
         if request.stream:
             # The body streams straight to the server; we never see it. Say so loudly, then let
@@ -447,10 +461,13 @@ class FormShield:
     # --- WebSocket -------------------------------------------------------------------------
 
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
-        if flow.websocket is None or self.scanner is None or self.policies is None:
+        if flow.websocket is None:
             return
         message = flow.websocket.messages[-1]
         if not message.from_client or message.dropped:
+            return
+        if self.scanner is None or self.policies is None:
+            message.drop()  # not configured: fail closed, as for requests
             return
         content = message.content
         if len(content) >= self._offload:
@@ -639,3 +656,13 @@ class FormShield:
             )
         except AuditStoreError as exc:
             logger.error("formshield: audit record lost: %s", exc)
+
+
+def _removed_while_running(master: Any, addon: object) -> bool:
+    """Is ``addon`` (in its ``done``) being taken out of a proxy that runs on? mitmproxy drops an
+    addon it removes from its lookup before calling ``done``; at shutdown the addon is still
+    there, and ``should_exit`` is set."""
+    name = getattr(addon, "name", type(addon).__name__.lower())
+    should_exit = getattr(master, "should_exit", None)
+    exiting = should_exit is not None and should_exit.is_set()
+    return not exiting and master.addons.get(name) is not addon

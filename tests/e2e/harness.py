@@ -187,7 +187,8 @@ def free_port() -> int:
 
 
 class Mitmdump:
-    """``mitmdump`` with formshield on 127.0.0.1, routed to ``upstream_port``."""
+    """``mitmdump`` with formshield on 127.0.0.1, routed to ``upstream_port``; ``script``: the
+    script that loads formshield (``addon/mitm_script.py``)."""
 
     def __init__(
         self,
@@ -197,6 +198,7 @@ class Mitmdump:
         policies: list[Path] | None = None,
         extra: list[str] | None = None,
         https_upstream_port: int | None = None,
+        script: Path = FORMSHIELD_SCRIPT,
     ) -> None:
         self.port = free_port()
         self.data_dir = data_dir
@@ -208,7 +210,7 @@ class Mitmdump:
             "--listen-port",
             str(self.port),
             "-s",
-            str(FORMSHIELD_SCRIPT),
+            str(script),
             "-s",
             str(ROUTER),
             "--set",

@@ -9,7 +9,8 @@ So when FormShield is removed while the proxy runs on, it adds :class:`OfflineGu
 mitmproxy's addons. The guard answers every request with ``503`` and a text that says why, and
 drops every message a client sends on a WebSocket, until a FormShield is configured again and
 removes it. A FormShield that is loaded but could not be configured (a broken policy file when
-the script reloads) refuses requests in the same way (:func:`offline_response`).
+the script reloads), or that fails on a request past its scan, refuses in the same way
+(:func:`refusal_response`).
 """
 
 from __future__ import annotations
@@ -22,26 +23,31 @@ from mitmproxy.log import ALERT
 
 from addon.blockpage import RULE_HEADER
 
-__all__ = ["GUARD_NAME", "OfflineGuard", "install_guard", "offline_response", "remove_guard"]
+__all__ = [
+    "ERROR_RULE",
+    "GUARD_NAME",
+    "OFFLINE_RULE",
+    "OfflineGuard",
+    "install_guard",
+    "refusal_response",
+    "remove_guard",
+]
 
 logger = logging.getLogger(__name__)
 
 # The guard's name among mitmproxy's addons (what ``master.addons.get`` looks up).
 GUARD_NAME = "formshield_offline"
-# What the header naming the deciding rule says for these refusals.
+# What the header naming the deciding rule says for these refusals: formshield not running
+# (or not configured), and formshield failing on one request.
 OFFLINE_RULE = "formshield-offline"
+ERROR_RULE = "formshield-error"
 
 
-def offline_response(reason: str) -> http.Response:
-    """A ``503`` saying that formshield is not running, and why: nothing was sent."""
-    text = (
-        f"formshield is not running ({reason}), so this request was not sent.\n"
-        "See the proxy's log; requests go through again once formshield loads.\n"
-    )
+def refusal_response(reason: str, rule: str = OFFLINE_RULE) -> http.Response:
+    """A ``503`` saying that formshield did not send the request, and why."""
+    text = f"formshield did not send this request: {reason}.\nSee the proxy's log.\n"
     return http.Response.make(
-        503,
-        text.encode(),
-        {"Content-Type": "text/plain; charset=utf-8", RULE_HEADER: OFFLINE_RULE},
+        503, text.encode(), {"Content-Type": "text/plain; charset=utf-8", RULE_HEADER: rule}
     )
 
 
@@ -55,7 +61,7 @@ class OfflineGuard:
 
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is None:
-            flow.response = offline_response(self.reason)
+            flow.response = refusal_response(f"formshield is not running ({self.reason})")
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         if flow.websocket is not None:

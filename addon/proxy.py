@@ -37,18 +37,19 @@ from typing import Any, Protocol
 
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.log import ALERT
+from mitmproxy.websocket import WebSocketMessage
 
 from addon.alerts import VerdictLog
 from addon.audit import AuditStore, AuditStoreError, FindingOutcome
 from addon.blockpage import BlockedItem, block_response
 from addon.clean_headers import CleanHeaders
 from addon.deferred_options import apply_deferred
-from addon.offline_guard import install_guard, offline_response, remove_guard
+from addon.offline_guard import ERROR_RULE, install_guard, refusal_response, remove_guard
 from addon.parties import Located, locate, pretty_url
 from addon.quick_clean import clean_at_a_glance
 from addon.redact import redact_request, redact_websocket_message
 from addon.request_fields import ParseLimits
-from addon.scan import scan_request, scan_websocket_message
+from addon.scan import log_failure, scan_request, scan_websocket_message
 from detectors.engine import Scanner
 from detectors.model import Finding, ScanIssue, ScanResult
 from detectors.value_gate import ValueGate
@@ -65,7 +66,7 @@ DEFAULT_OFFLOAD = 64 * 1024
 _RELOAD_OFF_RECHECK = 5.0
 DEFAULT_RETENTION_DAYS = 180
 # Why an unconfigured FormShield refuses requests (see addon.offline_guard).
-NOT_CONFIGURED = "its configuration failed: see the errors in the proxy's log"
+NOT_CONFIGURED = "formshield is loaded, but its configuration failed"
 
 
 def bundled_policy_path() -> Path:
@@ -393,7 +394,7 @@ class FormShield:
         if self.scanner is None or self.policies is None:
             # Loaded, but its configuration failed (a broken policy file as the script
             # reloaded: mitmproxy logs the error and proxies on). Fail closed.
-            flow.response = offline_response(NOT_CONFIGURED)
+            flow.response = refusal_response(NOT_CONFIGURED)
             return
         request = flow.request
         if request.stream:
@@ -432,12 +433,17 @@ class FormShield:
                 )
             else:
                 result = scan_request(request, self.scanner, self.limits, clean=clean)
-        verdict = self._decide(request, result)
-        if verdict.action == "ask" and not verdict.simulate:
-            await self._ask(flow, verdict)
-        await self._apply_http(flow, verdict)
-        self._record(flow.id, request, verdict)
-        self._notify(flow, verdict)
+        try:
+            verdict = self._decide(request, result)
+            if verdict.action == "ask" and not verdict.simulate:
+                await self._ask(flow, verdict)
+            await self._apply_http(flow, verdict)
+            self._record(flow.id, request, verdict)
+            self._notify(flow, verdict)
+        except Exception as exc:
+            # mitmproxy would log the error and send the request on, unexamined: refuse it.
+            log_failure(exc, f"deciding on {request.method} {request.pretty_host}")
+            flow.response = refusal_response("formshield failed on it", ERROR_RULE)
 
     async def _ask(self, flow: http.HTTPFlow, verdict: Verdict) -> None:
         """Hold the flow while a person decides; only this flow waits, others keep flowing."""
@@ -476,6 +482,18 @@ class FormShield:
             )
         else:
             result = scan_websocket_message(content, message.is_text, self.scanner, self.limits)
+        try:
+            self._act_on_message(flow, message, result)
+        except Exception as exc:
+            # mitmproxy would log the error and send the message on, unexamined: drop it.
+            log_failure(exc, f"deciding on a WebSocket message to {flow.request.pretty_host}")
+            message.drop()
+
+    def _act_on_message(
+        self, flow: http.HTTPFlow, message: WebSocketMessage, result: ScanResult
+    ) -> None:
+        """Decide on a client's WebSocket ``message`` and act: pass, redact or drop it."""
+        content = message.content
         verdict = self._decide(flow.request, result)
         # A WebSocket message is not held for a person: `ask` takes its fallback at once.
         action = (verdict.fallback or "block") if verdict.action == "ask" else verdict.action

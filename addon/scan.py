@@ -43,7 +43,7 @@ def scan_request(
         else:
             findings = _scan_learning(scanner, parsed, clean)
     except Exception as exc:  # the proxy must survive any bug in a parser or recognizer
-        _log_failure(exc, f"{request.method} {request.pretty_host}")
+        log_failure(exc, f"scanning {request.method} {request.pretty_host}")
         return ScanResult(
             issues=[ScanIssue("scan_error", "request", f"scanner failed: {type(exc).__name__}")]
         )
@@ -79,18 +79,19 @@ def scan_websocket_message(
         parsed = parse_websocket_message(content, is_text, limits, gate=scanner.value_gate)
         findings = scanner.scan_fields(parsed.fields)
     except Exception as exc:
-        _log_failure(exc, "a WebSocket message")
+        log_failure(exc, "scanning a WebSocket message")
         return ScanResult(
             issues=[ScanIssue("scan_error", "ws", f"scanner failed: {type(exc).__name__}")]
         )
     return ScanResult(findings=findings, issues=list(parsed.issues))
 
 
-def _log_failure(exc: BaseException, what: str) -> None:
-    """Log a scanner failure with its traceback but without the exception's message.
+def log_failure(exc: BaseException, doing: str) -> None:
+    """Log a failure while ``doing`` something with a request, with the traceback but without
+    the exception's message.
 
     Messages of exceptions raised while handling values (``int('110105...')``) can quote
     personal data; the frames alone say where the bug is.
     """
     frames = "".join(traceback.format_tb(exc.__traceback__))
-    logger.error("formshield: scanning %s failed with %s\n%s", what, type(exc).__name__, frames)
+    logger.error("formshield: %s failed with %s\n%s", doing, type(exc).__name__, frames)

@@ -7,6 +7,7 @@ and requests go through the addon chain's own ``request`` hooks.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from mitmproxy.websocket import WebSocketMessage
 from wsproto.frame_protocol import Opcode
 
 from addon.blockpage import RULE_HEADER
-from addon.offline_guard import GUARD_NAME, OFFLINE_RULE, OfflineGuard
+from addon.offline_guard import ERROR_RULE, GUARD_NAME, OFFLINE_RULE, OfflineGuard
 from addon.proxy import FormShield
 
 ID = "11010519491231002X"
@@ -125,3 +126,34 @@ def test_the_guard_leaves_an_answered_flow_alone() -> None:
     flow.response = http.Response.make(204)
     OfflineGuard("testing").request(flow)
     assert flow.response.status_code == 204
+
+
+async def test_a_failure_past_the_scan_refuses_the_request_and_logs_no_value(
+    tctx: taddons.context, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    shield = FormShield()
+    tctx.master.addons.add(shield)
+    tctx.configure(shield)
+
+    def broken(*_: object) -> None:
+        raise ValueError(f"cannot decide on {ID}")  # a message quoting a value
+
+    monkeypatch.setattr(shield, "_decide", broken)
+    flow = clean_request()
+    flow.request.method = "POST"
+    flow.request.headers["content-type"] = "application/x-www-form-urlencoded"
+    flow.request.headers["origin"] = "https://shop.test"
+    flow.request.content = f"idNo={ID}".encode()
+    await shield.request(flow)
+    assert flow.response is not None and flow.response.status_code == 503
+    assert flow.response.headers[RULE_HEADER] == ERROR_RULE
+    ws = tflow.twebsocketflow()
+    assert ws.websocket is not None
+    ws.websocket.messages.append(WebSocketMessage(Opcode.TEXT, True, f"idNo={ID}".encode()))
+    await shield.websocket_message(ws)
+    assert ws.websocket.messages[-1].dropped
+    failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(failures) == 2
+    assert failures[0].startswith("formshield: deciding on POST tracker.example failed with ")
+    assert "ValueError" in failures[0] and "a WebSocket message" in failures[1]
+    assert ID not in caplog.text

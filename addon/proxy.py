@@ -65,6 +65,15 @@ DEFAULT_OFFLOAD = 64 * 1024
 # While formshield_reload is 0 (no checks), how often the watcher looks whether it still is.
 _RELOAD_OFF_RECHECK = 5.0
 DEFAULT_RETENTION_DAYS = 180
+# mitmproxy options under which some traffic passes without formshield seeing it, and what to
+# tell the person running the proxy when one is set.
+UNSEEN_TRAFFIC_OPTIONS = {
+    "ignore_hosts": "connections to matching hosts pass through uninspected",
+    "allow_hosts": "only matching hosts are intercepted; connections to all others pass "
+    "through uninspected",
+    "tcp_hosts": "connections to matching hosts are relayed as raw TCP, uninspected",
+    "udp_hosts": "traffic to matching hosts is relayed as raw UDP, uninspected",
+}
 # Why an unconfigured FormShield refuses requests (see addon.offline_guard).
 NOT_CONFIGURED = "formshield is loaded, but its configuration failed"
 
@@ -288,6 +297,16 @@ class FormShield:
                 "streamed and cannot be scanned. The policy's failure mode applies to them.",
                 opts.stream_large_bodies,
             )
+        for option in UNSEEN_TRAFFIC_OPTIONS.keys() & updated:
+            if getattr(opts, option, None):
+                # mitmproxy relays this traffic without parsing it: no hook of ours ever runs.
+                logger.log(
+                    ALERT,
+                    "formshield: %s is set (%s): %s",
+                    option,
+                    ", ".join(getattr(opts, option)),
+                    UNSEEN_TRAFFIC_OPTIONS[option],
+                )
 
     def policy_files(self) -> list[Path]:
         """The active policy files, in layering order."""

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mitmproxy import exceptions, http
+from mitmproxy import addonmanager, exceptions, http
+from mitmproxy.addons import proxyserver
+from mitmproxy.log import ALERT
 from mitmproxy.test import taddons, tflow
 
 from addon.blockpage import RULE_HEADER
@@ -279,6 +282,37 @@ async def test_streamed_body_is_reported_and_failure_mode_applies(
     v = verdict(f)
     assert v.issues == ["streamed"]
     assert v.applied == "block"
+
+
+@pytest.mark.parametrize(
+    "option, value, said",
+    [
+        ("stream_large_bodies", "1m", "request bodies larger than 1m are streamed and cannot be "
+         "scanned"),
+        ("ignore_hosts", ["bank\\.example"], "ignore_hosts is set (bank\\.example): connections "
+         "to matching hosts pass through uninspected"),
+        ("allow_hosts", ["shop\\.example"], "connections to all others pass through uninspected"),
+        ("tcp_hosts", ["chat\\.example"], "relayed as raw TCP, uninspected"),
+        ("udp_hosts", ["game\\.example"], "relayed as raw UDP, uninspected"),
+    ],
+)  # fmt: skip
+def test_options_that_hide_traffic_are_said_loudly(
+    addon: tuple[FormShield, taddons.context],
+    caplog: pytest.LogCaptureFixture,
+    option: str,
+    value: object,
+    said: str,
+) -> None:
+    fs, tctx = addon
+    proxyserver.Proxyserver().load(addonmanager.Loader(tctx.master))  # declares stream_...
+    with caplog.at_level(logging.INFO):
+        tctx.configure(fs, **{option: value})
+    alerts = [r.getMessage() for r in caplog.records if r.levelno == ALERT]
+    assert any(said in text for text in alerts), alerts
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        tctx.configure(fs, **{option: [] if isinstance(value, list) else None})
+    assert not [r for r in caplog.records if r.levelno == ALERT]
 
 
 async def test_large_body_is_scanned_off_the_event_loop(

@@ -100,8 +100,10 @@ def add_policy(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         "explain",
         help="show the verdict for a site, destination and entity, and the rule behind it",
     )
-    explain.add_argument("--site", help="the page's site (registrable domain); omit if unknown")
-    explain.add_argument("--destination", required=True, help="host the data is sent to")
+    explain.add_argument("--site", help="the page's site: host name or URL (omit if unknown)")
+    explain.add_argument(
+        "--destination", required=True, help="where the data is sent: host name or URL"
+    )
     explain.add_argument("--entity", required=True, help="entity type, e.g. CN_RESIDENT_ID")
     explain.add_argument("--score", type=float, default=1.0, help="detection score (0..1)")
     explain.add_argument("--method", default="POST")
@@ -130,6 +132,7 @@ def _policy_check(args: argparse.Namespace) -> int:
 
 def _policy_explain(args: argparse.Namespace) -> int:
     from policies import BUNDLED_DEFAULT
+    from policies.domains import host_of_input
     from policies.entities import KNOWN_ENTITIES
     from policies.explain import explain, render_explanation
     from policies.model import PolicyError
@@ -137,13 +140,25 @@ def _policy_explain(args: argparse.Namespace) -> int:
     if args.entity not in KNOWN_ENTITIES:
         known = ", ".join(sorted(KNOWN_ENTITIES))
         return _fail("policy explain", f"unknown entity {args.entity!r} (one of {known})")
+    hosts: dict[str, str | None] = {}
+    for option, given in (("--site", args.site), ("--destination", args.destination)):
+        if given is None:  # --site omitted: the site is unknown
+            continue
+        # People paste URLs (from the address bar, a block page, an audit export).
+        hosts[option] = host_of_input(given)
+        if hosts[option] is None:
+            return _fail(
+                "policy explain",
+                f"{option} {given!r} is not a host name, host:port or URL"
+                + (" (omit --site if the site is unknown)" if option == "--site" else ""),
+            )
     files = ([] if args.no_default_policy else [BUNDLED_DEFAULT]) + [Path(p) for p in args.policy]
     if not files:
         return _fail("policy explain", "--no-default-policy needs at least one --policy file")
     try:
         exp = explain(
-            args.site, args.destination, args.entity, score=args.score, policy_files=files,
-            method=args.method, path=args.path,
+            hosts.get("--site"), str(hosts["--destination"]), args.entity, score=args.score,
+            policy_files=files, method=args.method, path=args.path,
         )  # fmt: skip
     except PolicyError as exc:
         return _fail("policy explain", str(exc))

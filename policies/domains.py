@@ -47,6 +47,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from enum import IntEnum
+from urllib.parse import urlsplit
 
 import tldextract
 
@@ -145,6 +146,25 @@ def registrable_domain(host: str) -> str:
     # The PSL's default rule "*": an unknown last label is a public suffix of its own.
     labels = normalized.split(".")
     return ".".join(labels[-2:])
+
+
+def host_of_input(text: str) -> str | None:
+    """The normalised host in what a person types for a site or a destination: a host name,
+    ``host:port``, ``host/path`` or a URL (``https://pay.shop.com/x`` -> ``pay.shop.com``), as
+    pasted from a browser's address bar or an audit export; None when it holds no host name
+    or IP address."""
+    text = text.strip()
+    if "://" in text:
+        try:
+            host = urlsplit(text).hostname or ""
+        except ValueError:  # a malformed IPv6 literal, say
+            return None
+    else:
+        host = text.split("/", 1)[0]
+    host = normalize_host(host)
+    if not host or not (is_ip(host) or (host.isascii() and _PLAIN_HOST.fullmatch(host))):
+        return None
+    return host
 
 
 def is_ip(host: str) -> bool:

@@ -64,6 +64,43 @@ def test_policy_explain(
     assert capsys.readouterr().out.startswith(verdict)
 
 
+@pytest.mark.parametrize(
+    "site, destination",
+    [
+        ("https://www.shop.test/cart", "https://api.shop.test:8443/v1?x=1"),
+        ("www.shop.test/cart", "api.shop.test:8443"),
+    ],
+)
+def test_policy_explain_takes_urls_as_people_paste_them(
+    site: str, destination: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["policy", "explain", "--site", site, "--destination", destination,
+                 "--entity", "CN_PHONE"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    # The same verdict as for the bare hosts: same registrable domain, first party.
+    assert out.startswith("verdict: allow by default.yaml:48 (first-party-allow)")
+    assert "destination: api.shop.test (first party: same registrable domain)" in out
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--destination", "not a host!", "--destination 'not a host!' is not a host name"),
+        ("--destination", "", "--destination '' is not a host name"),
+        ("--site", "", "omit --site if the site is unknown"),
+    ],
+)
+def test_policy_explain_refuses_what_is_not_a_host(
+    option: str, value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = {"--site": "shop.test", "--destination": "tracker.example", option: value}
+    argv = ["policy", "explain", "--entity", "CN_PHONE"]
+    for name, given in args.items():
+        argv += [name, given]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_policy_explain_layers_user_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from policies.domains import (
     PatternKind,
+    host_of_input,
     is_public_suffix,
     is_third_party,
     normalize_host,
@@ -163,3 +166,39 @@ def test_site_patterns_accepted(text: str) -> None:
 def test_site_patterns_rejected(text: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         parse_site_pattern(text)
+
+
+@pytest.mark.parametrize(
+    "text, host",
+    [
+        ("shop.com", "shop.com"),
+        ("  WWW.Shop.COM.  ", "www.shop.com"),
+        ("pay.shop.com:8443", "pay.shop.com"),
+        ("shop.com/cart?id=1", "shop.com"),
+        ("https://www.shop.com/cart", "www.shop.com"),
+        ("https://pay.shop.com:8443/x?y=1#z", "pay.shop.com"),
+        ("wss://chat.tracker.example/live", "chat.tracker.example"),
+        ("http://user:pw@login.bank.com/", "login.bank.com"),
+        ("https://例子.中国/", "xn--fsqu00a.xn--fiqs8s"),
+        ("https://[2001:db8::1]:443/", "2001:db8::1"),
+        ("[::1]:8080", "::1"),
+        ("10.0.0.1", "10.0.0.1"),
+        ("", None),
+        ("   ", None),
+        ("not a host!", None),
+        ("https:///path-only", None),
+        ("https://[::1/", None),
+        ("user@shop.com", None),
+    ],
+)
+def test_host_of_input(text: str, host: str | None) -> None:
+    assert host_of_input(text) == host
+
+
+_labels = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
+
+
+@given(st.lists(_labels, min_size=1, max_size=4), st.sampled_from(["http", "https", "wss"]))
+def test_a_url_gives_the_host_it_names(labels: list[str], scheme: str) -> None:
+    host = ".".join(labels)
+    assert host_of_input(f"{scheme}://{host}:8080/a/b?c=d") == host_of_input(host) == host

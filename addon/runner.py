@@ -76,7 +76,9 @@ def banner(settings: RunSettings, note: str | None = None) -> str:
     else:
         lines.append("  extension:   backend off (formshield_api_port=0)")
     if settings.web:
-        lines.append(f"  web UI:      {settings.web} (mitmweb; findings are marked flows)")
+        # mitmweb asks for a token, which it prints with its own link once it listens.
+        lines.append(f"  web UI:      {settings.web} (mitmweb prints its login link below)")
+        lines.append("               findings show there as marked, commented flows")
     if note:
         lines.append(f"  note:        {note}")
     return "\n".join(lines)

@@ -118,7 +118,11 @@ def test_mitmproxys_config_file_counts(tmp_path: Path) -> None:
 def test_mitmweb(tmp_path: Path) -> None:
     got = settings(["--web-port", "9000"], web=True)
     assert got.web == "http://127.0.0.1:9000"
+    assert "  web UI:      http://127.0.0.1:9000 (mitmweb prints its login link below)\n" in (
+        banner(got)
+    )
     assert settings([], web=True).web == "http://127.0.0.1:8081"
+    assert "web UI" not in banner(settings([]))
 
 
 @pytest.mark.parametrize(

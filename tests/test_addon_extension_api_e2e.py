@@ -123,10 +123,6 @@ class Background:
         return self.result
 
 
-def received(upstream: Upstream, marker: str) -> list[bytes]:
-    return [r.body for r in upstream.received if marker in r.path]
-
-
 def wait_for_listeners(client: ApiClient, n: int, timeout: float = 5) -> None:
     deadline = time.monotonic() + timeout
     while client.get("/v1/status").json()["listeners"] != n:
@@ -180,7 +176,7 @@ def test_ask_without_listener_applies_the_fallback_at_once(
     status, took = send(proxy, "http://tracker.example/c?m=nobody", f"idNo={ID}")
     assert status == 403
     assert took < 1.5  # not held for the rule's 2 s
-    assert received(upstream, "m=nobody") == []
+    assert upstream.bodies("m=nobody") == []
 
 
 def test_held_request_is_released_by_send_once(
@@ -195,12 +191,12 @@ def test_held_request_is_released_by_send_once(
         assert ID not in json.dumps(ask)
         held = client.get("/v1/held").json()["held"]
         assert [h["id"] for h in held] == [ask["id"]]
-        assert received(upstream, "m=once") == []  # still held
+        assert upstream.bodies("m=once") == []  # still held
         reply = client.post(f"/v1/held/{ask['id']}", {"answer": "send_once"})
         assert reply.json() == {"id": ask["id"], "outcome": "send_once"}
         status, _ = request.join()
         assert status == 200
-        assert received(upstream, "m=once") == [f"idNo={ID}&ev=1".encode()]
+        assert upstream.bodies("m=once") == [f"idNo={ID}&ev=1".encode()]
         assert next_of(sse, "resolved") == {"id": ask["id"], "outcome": "send_once"}
         verdict = next_of(sse, "verdict")
         assert (verdict["id"], verdict["action"], verdict["applied"]) == (ask["id"], "ask", "allow")
@@ -217,7 +213,7 @@ def test_held_request_is_killed_by_block(
         client.post(f"/v1/held/{ask['id']}", {"answer": "block"})
         status, _ = request.join()
     assert status == 403
-    assert received(upstream, "m=kill") == []
+    assert upstream.bodies("m=kill") == []
     assert wait_for_decision(proxy, str(ask["id"])) == "block"
 
 
@@ -231,7 +227,7 @@ def test_unanswered_request_gets_the_fallback_after_the_timeout(
     assert status == 403
     assert 1.8 < took < 5  # the rule's timeout is 2 s
     assert resolved["outcome"] == "timeout"
-    assert received(upstream, "m=late") == []
+    assert upstream.bodies("m=late") == []
     late = client.post(f"/v1/held/{resolved['id']}", {"answer": "send_once"})
     assert late.status == 404
 
@@ -260,16 +256,16 @@ def test_policy_change_changes_the_next_verdict(
     proxy: Mitmdump, upstream: Upstream, client: ApiClient
 ) -> None:
     status, _ = send(proxy, "http://tracker.example/c?m=before", f"tel={PHONE}")
-    assert status == 200 and received(upstream, "m=before") == [b"tel=139****5678"]
+    assert status == 200 and upstream.bodies("m=before") == [b"tel=139****5678"]
     change = {"entity": "CN_PHONE", "party": "third-party", "action": "block"}
     reply = client.post("/v1/sites/shop.test/policy", change)
     assert reply.status == 200
     assert reply.json()["entities"]["CN_PHONE"]["third_party"]["action"] == "block"
     status, _ = send(proxy, "http://tracker.example/c?m=after", f"tel={PHONE}")
-    assert status == 403 and received(upstream, "m=after") == []
+    assert status == 403 and upstream.bodies("m=after") == []
     client.post("/v1/sites/shop.test/policy", {"reset": True})
     status, _ = send(proxy, "http://tracker.example/c?m=reset", f"tel={PHONE}")
-    assert status == 200 and received(upstream, "m=reset") == [b"tel=139****5678"]
+    assert status == 200 and upstream.bodies("m=reset") == [b"tel=139****5678"]
 
 
 def test_always_allow_is_remembered(proxy: Mitmdump, upstream: Upstream, client: ApiClient) -> None:
@@ -281,7 +277,7 @@ def test_always_allow_is_remembered(proxy: Mitmdump, upstream: Upstream, client:
         assert request.join()[0] == 200
         status, took = send(proxy, "http://allow.tracker.example/c?m=always2", f"idNo={ID}")
     assert status == 200 and took < 1  # not asked again
-    assert len(received(upstream, "m=always2")) == 1
+    assert len(upstream.bodies("m=always2")) == 1
     rules = client.get("/v1/sites/shop.test/policy").json()["user_rules"]
     assert [(r["entity"], r["party"], r["action"]) for r in rules] == [
         ("CN_RESIDENT_ID", "allow.tracker.example", "allow")

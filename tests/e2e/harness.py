@@ -6,8 +6,9 @@ Host, path, headers, body) and answers ``200 ok``; tests assert on what reached 
 offers it (ALPN), as most sites do.
 :class:`Mitmdump` starts ``.venv/bin/mitmdump`` with the formshield addon and the test routing
 addon, waits until it listens and stops it at the end; its output is kept for assertions and
-for failure messages. :func:`https_request` sends one request as a browser sends HTTPS
-through a proxy: a CONNECT tunnel, TLS checked against the proxy's CA, HTTP/1.1 or HTTP/2.
+for failure messages. :func:`send` sends one plain-HTTP request through it, and
+:func:`https_request` one as a browser sends HTTPS through a proxy: a CONNECT tunnel, TLS
+checked against the proxy's CA, HTTP/1.1 or HTTP/2.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -113,9 +116,14 @@ class Upstream:
         if self._certs is not None:
             self._certs.cleanup()
 
-    def bodies(self) -> list[bytes]:
+    def requests(self, path_part: str) -> list[Received]:
+        """Requests received whose path contains ``path_part`` (a test's marker), in order."""
         with self._lock:
-            return [r.body for r in self.received]
+            return [r for r in self.received if path_part in r.path]
+
+    def bodies(self, path_part: str) -> list[bytes]:
+        """The bodies of :meth:`requests`."""
+        return [r.body for r in self.requests(path_part)]
 
     def _serve_http2(self, sock: ssl.SSLSocket) -> None:
         """One HTTP/2 connection: record each request, answer ``200 ok``. ``h2`` checks each
@@ -293,6 +301,26 @@ class Mitmdump:
 
 
 Answer = tuple[int, dict[str, str], bytes]  # status, headers (lower-case names), body
+
+
+def send(
+    proxy: Mitmdump,
+    url: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    method: str = "POST",
+) -> Answer:
+    """Send ``url`` (http) through ``proxy`` as a browser does: an absolute-form request to the
+    proxy."""
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({"http": proxy.proxy_url, "https": proxy.proxy_url})
+    )
+    req = urllib.request.Request(url, data=body, headers=headers, method=method)
+    try:
+        with opener.open(req, timeout=20) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
 
 
 def https_request(

@@ -21,7 +21,7 @@ import pytest
 
 from addon.blockpage import RULE_HEADER
 from detectors.engine import Scanner
-from tests.e2e.harness import ROOT, Mitmdump, Upstream, free_port
+from tests.e2e.harness import ROOT, Mitmdump, Upstream, free_port, send
 
 pytestmark = pytest.mark.e2e
 
@@ -41,29 +41,6 @@ def proxy(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield mitm
 
 
-def send(
-    proxy: Mitmdump,
-    url: str,
-    body: bytes | None,
-    headers: dict[str, str],
-    method: str = "POST",
-) -> tuple[int, dict[str, str], bytes]:
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler({"http": proxy.proxy_url, "https": proxy.proxy_url})
-    )
-    req = urllib.request.Request(url, data=body, headers=headers, method=method)
-    try:
-        with opener.open(req, timeout=20) as resp:
-            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
-
-
-def received_for(upstream: Upstream, marker: str) -> list[bytes]:
-    """Bodies the upstream received for requests whose path contains ``marker``."""
-    return [r.body for r in upstream.received if marker in r.path]
-
-
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
@@ -78,7 +55,7 @@ def test_tracker_beacon_with_id_never_leaves(proxy: Mitmdump, upstream: Upstream
     assert "third-party-ids" in headers[RULE_HEADER.lower()]
     doc = json.loads(body)
     assert doc["findings"][0]["masked"] == "110***********002X"
-    assert received_for(upstream, "m=t1") == []
+    assert upstream.bodies("m=t1") == []
 
 
 def test_phone_to_tracker_is_redacted_in_json(proxy: Mitmdump, upstream: Upstream) -> None:
@@ -90,7 +67,7 @@ def test_phone_to_tracker_is_redacted_in_json(proxy: Mitmdump, upstream: Upstrea
         {"Content-Type": "application/json", "Origin": "http://shop.test"},
     )
     assert status == 200
-    [got] = received_for(upstream, "m=t2")
+    [got] = upstream.bodies("m=t2")
     assert PHONE.encode() not in got
     assert json.loads(got) == {"event": "form", "fields": {"mobile": "139****5678", "city": "杭州"}}
 
@@ -105,7 +82,7 @@ def test_gzip_body_is_redacted_and_recompressed(proxy: Mitmdump, upstream: Upstr
          "Referer": "http://www.shop.test/cart"},
     )  # fmt: skip
     assert status == 200
-    [got] = received_for(upstream, "m=t3")
+    [got] = upstream.bodies("m=t3")
     decoded = gzip.decompress(got)
     assert json.loads(decoded) == {"tel": "139****5678"}
     assert Scanner().scan_text(decoded.decode()) == []
@@ -117,14 +94,14 @@ def test_first_party_post_passes_intact(proxy: Mitmdump, upstream: Upstream) -> 
         proxy, "http://www.shop.test/order?m=t4", body, {**FORM, "Origin": "http://shop.test"}
     )
     assert status == 200
-    assert received_for(upstream, "m=t4") == [body]
+    assert upstream.bodies("m=t4") == [body]
 
 
 def test_request_without_personal_data_passes(proxy: Mitmdump, upstream: Upstream) -> None:
     status, _, _ = send(proxy, "http://tracker.example/pixel?m=t5&ts=1732812345678", None, {},
                         method="GET")  # fmt: skip
     assert status == 200
-    assert len(received_for(upstream, "m=t5")) == 1
+    assert len(upstream.bodies("m=t5")) == 1
 
 
 def test_audit_store_holds_masked_records_only(proxy: Mitmdump, upstream: Upstream) -> None:
@@ -177,7 +154,7 @@ def test_formshield_run_starts_a_working_proxy(tmp_path: Path, upstream: Upstrea
             break
         # 127.0.0.1 is a third party to shop.test: the ID is blocked.
         assert status == 403
-        assert received_for(upstream, "m=t6") == []
+        assert upstream.bodies("m=t6") == []
         # A first-party request with a phone in its query passes; mitmdump must not print the
         # URL as sent (its default flow log would put the number in the proxy's output).
         same_site = urllib.request.Request(
@@ -185,7 +162,7 @@ def test_formshield_run_starts_a_working_proxy(tmp_path: Path, upstream: Upstrea
             headers={"Origin": f"http://127.0.0.1:{upstream.port}"},
         )
         opener.open(same_site, timeout=5)
-        assert len(received_for(upstream, "m=t7")) == 1
+        assert len(upstream.bodies("m=t7")) == 1
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)

@@ -22,7 +22,7 @@ import pytest
 
 from addon.blockpage import RULE_HEADER
 from detectors.engine import Scanner
-from tests.e2e.harness import Mitmdump, Received, Upstream, https_request
+from tests.e2e.harness import Mitmdump, Upstream, https_request
 
 pytestmark = pytest.mark.e2e
 
@@ -45,11 +45,6 @@ def proxy(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield mitm
 
 
-def received(upstream: Upstream, marker: str) -> list[Received]:
-    """What the upstream received for requests whose path contains ``marker``."""
-    return [r for r in list(upstream.received) if marker in r.path]
-
-
 def version(http2: bool) -> str:
     return "HTTP/2" if http2 else "HTTP/1.1"
 
@@ -65,7 +60,7 @@ def test_id_to_tracker_is_blocked(proxy: Mitmdump, upstream: Upstream, http2: bo
     assert "third-party-ids" in headers[RULE_HEADER.lower()]
     assert json.loads(body)["findings"][0]["masked"] == "110***********002X"
     assert ID.encode() not in body
-    assert received(upstream, marker) == []
+    assert upstream.requests(marker) == []
 
 
 @pytest.mark.parametrize("http2", PROTOCOLS)
@@ -80,7 +75,7 @@ def test_phone_to_tracker_is_redacted(proxy: Mitmdump, upstream: Upstream, http2
         http2=http2,
     )
     assert status == 200
-    [got] = received(upstream, marker)
+    [got] = upstream.requests(marker)
     assert got.http_version == version(http2)
     assert got.host == "tracker.example"
     assert json.loads(got.body) == {
@@ -104,7 +99,7 @@ def test_gzip_body_is_redacted_and_recompressed(
         http2=http2,
     )  # fmt: skip
     assert status == 200
-    [got] = received(upstream, marker)
+    [got] = upstream.requests(marker)
     assert got.headers["content-encoding"] == "gzip"
     assert json.loads(gzip.decompress(got.body)) == {"tel": "139****5678", "page": 2}
 
@@ -117,7 +112,7 @@ def test_http2_body_without_a_length_is_redacted(proxy: Mitmdump, upstream: Upst
         FORM, http2=True, http2_length=False,
     )  # fmt: skip
     assert status == 200
-    [got] = received(upstream, "m=r-nolen")
+    [got] = upstream.requests("m=r-nolen")
     assert got.body == b"tel=139****5678&city=hz"
     assert got.headers.get("content-length", str(len(got.body))) == str(len(got.body))
 
@@ -132,7 +127,7 @@ def test_phone_in_a_query_to_tracker_is_redacted(
         {"referer": "https://shop.test/cart"}, method="GET", http2=http2,
     )  # fmt: skip
     assert status == 200
-    [got] = received(upstream, marker)
+    [got] = upstream.requests(marker)
     assert got.http_version == version(http2)
     assert got.path == f"/p?m={marker}&tel=139****5678"
 
@@ -145,7 +140,7 @@ def test_first_party_post_passes_intact(proxy: Mitmdump, upstream: Upstream, htt
         proxy, f"https://www.shop.test/order?m={marker}", body, FORM, http2=http2
     )
     assert status == 200
-    [got] = received(upstream, marker)
+    [got] = upstream.requests(marker)
     assert (got.http_version, got.host, got.body) == (version(http2), "www.shop.test", body)
 
 
@@ -185,4 +180,4 @@ def test_upstream_refuses_a_body_its_length_does_not_match(upstream: Upstream) -
         tls.sendall(conn.data_to_send())
         while tls.recv(65536):  # the upstream ends the connection
             pass
-    assert received(upstream, "m=len") == []
+    assert upstream.requests("m=len") == []

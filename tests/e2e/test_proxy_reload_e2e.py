@@ -17,12 +17,12 @@ import pytest
 
 from addon.blockpage import RULE_HEADER
 from addon.offline_guard import OFFLINE_RULE
-from tests.e2e.harness import ROOT, Mitmdump, Upstream
-from tests.e2e.test_proxy_e2e import FORM, received_for, send
+from tests.e2e.harness import ROOT, Mitmdump, Upstream, send
 
 pytestmark = pytest.mark.e2e
 
 ID = "11010519491231002X"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 SCRIPT = f"""import sys
 sys.path.insert(0, {str(ROOT)!r})
 from addon.mitm_script import addons
@@ -71,11 +71,11 @@ def test_a_broken_reload_refuses_everything_until_formshield_loads_again(
         until(clean, 503, "after the script broke")
         status, headers = leak()
         assert status == 503 and headers[RULE_HEADER.lower()] == OFFLINE_RULE
-        assert received_for(upstream, "m=leak") == []
+        assert upstream.bodies("m=leak") == []
         assert "every request is refused until formshield loads again" in proxy.output()
 
         script.write_text(SCRIPT)  # mended
         until(clean, 200, "after the script was mended")
         assert leak()[0] == 403
-        assert received_for(upstream, "m=leak") == []
+        assert upstream.bodies("m=leak") == []
         assert "running again" in proxy.output()

@@ -131,7 +131,7 @@ def _policy_check(args: argparse.Namespace) -> int:
 
 
 def _policy_explain(args: argparse.Namespace) -> int:
-    from policies import BUNDLED_DEFAULT
+    from policies import policy_stack
     from policies.domains import host_of_input
     from policies.entities import KNOWN_ENTITIES
     from policies.explain import explain, render_explanation
@@ -152,7 +152,7 @@ def _policy_explain(args: argparse.Namespace) -> int:
                 f"{option} {given!r} is not a host name, host:port or URL"
                 + (" (omit --site if the site is unknown)" if option == "--site" else ""),
             )
-    files = ([] if args.no_default_policy else [BUNDLED_DEFAULT]) + [Path(p) for p in args.policy]
+    files = policy_stack(args.policy, no_default=args.no_default_policy)
     if not files:
         return _fail("policy explain", "--no-default-policy needs at least one --policy file")
     try:

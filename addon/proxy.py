@@ -31,7 +31,6 @@ import gc
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,6 +52,7 @@ from addon.scan import log_failure, scan_request, scan_websocket_message
 from detectors.engine import Scanner
 from detectors.model import Finding, ScanIssue, ScanResult
 from detectors.value_gate import ValueGate
+from policies.loader import policy_stack
 from policies.model import Action, Decision, combine_decisions
 from policies.store import PolicyStore
 
@@ -76,11 +76,6 @@ UNSEEN_TRAFFIC_OPTIONS = {
 }
 # Why an unconfigured FormShield refuses requests (see addon.offline_guard).
 NOT_CONFIGURED = "formshield is loaded, but its configuration failed"
-
-
-def bundled_policy_path() -> Path:
-    """The default policy file shipped with formshield."""
-    return Path(str(resources.files("policies") / "bundled" / "default.yaml"))
 
 
 @dataclass(slots=True)
@@ -314,8 +309,7 @@ class FormShield:
 
     @staticmethod
     def _load_policies(paths: Sequence[str], no_default: bool) -> PolicyStore:
-        files = [] if no_default else [bundled_policy_path()]
-        files += [Path(p).expanduser() for p in paths]
+        files = policy_stack(paths, no_default=no_default)
         if not files:
             raise exceptions.OptionsError(
                 "formshield_no_default is set but no formshield_policy file is given"

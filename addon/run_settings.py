@@ -104,20 +104,19 @@ def _apply(opts: Any, args: Sequence[str], web: bool) -> None:
 
 def _settings(opts: Any, web: bool) -> RunSettings:
     from addon.audit import DB_FILE
-    from addon.proxy import bundled_policy_path
     from addon.secrets import data_dir
+    from policies import policy_stack
     from policies.user_policy import USER_POLICY_FILE
 
     data = data_dir(create=False)  # the proxy creates it when it starts
 
-    policies = [] if opts.formshield_no_default else [bundled_policy_path()]
-    policies += [Path(p).expanduser().resolve() for p in opts.formshield_policy]
+    files = policy_stack(opts.formshield_policy, no_default=opts.formshield_no_default)
     audit = opts.formshield_audit  # "": the default file; "off": none
     audit_path = Path(audit).expanduser().resolve() if audit else data / DB_FILE
     return RunSettings(
         proxies=[_address(spec, opts.listen_host, opts.listen_port) for spec in opts.mode],
         confdir=Path(opts.confdir).expanduser(),
-        policies=policies,
+        policies=[path.resolve() for path in files],
         user_policy=data / USER_POLICY_FILE,
         audit=None if audit == "off" else audit_path,
         api=f"http://127.0.0.1:{opts.formshield_api_port}" if opts.formshield_api_port else None,

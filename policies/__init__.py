@@ -13,7 +13,7 @@ This package imports neither mitmproxy nor the detectors.
 
 from .engine import Policy
 from .entities import KNOWN_ENTITIES
-from .loader import BUNDLED_DEFAULT, EXAMPLES_DIR, load_file, validate_file
+from .loader import BUNDLED_DEFAULT, EXAMPLES_DIR, load_file, policy_stack, validate_file
 from .model import (
     Action,
     Combine,
@@ -43,5 +43,6 @@ __all__ = [
     "RuleRef",
     "combine_decisions",
     "load_file",
+    "policy_stack",
     "validate_file",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from .yamlnodes import Node, Reader, compose, kind_of, line_of
 # The policy the proxy runs with when given no other, and the examples shipped beside it.
 BUNDLED_DEFAULT = Path(__file__).parent / "bundled" / "default.yaml"
 EXAMPLES_DIR = Path(__file__).parent / "examples"
+
 
 # Larger files are refused: a policy is hand-written, a huge one is a mistake or an attack.
 MAX_FILE_BYTES = 1 << 20
@@ -66,6 +68,13 @@ _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
 # RFC 9110 token characters; methods are compared upper-case.
 _METHOD_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _FALLBACK_NAMES = tuple(name for name in ACTION_NAMES if name != Action.ASK)
+
+
+def policy_stack(files: Iterable[str | Path], *, no_default: bool = False) -> list[Path]:
+    """The policy files to layer, in order: the bundled default (unless ``no_default``), then
+    ``files`` with "~" expanded, later ones winning (what the proxy, ``formshield run``'s
+    banner and ``formshield policy explain`` all load)."""
+    return ([] if no_default else [BUNDLED_DEFAULT]) + [Path(p).expanduser() for p in files]
 
 
 @dataclass(frozen=True, slots=True)

@@ -283,9 +283,10 @@ def _verdict_rows(
     return verdict, finding_rows
 
 
-def default_db_path(data_directory: str | Path | None = None) -> Path:
-    """``<data dir>/audit.sqlite3`` (see :func:`addon.secrets.data_dir`)."""
-    return data_dir(data_directory) / DB_FILE
+def default_db_path(data_directory: str | Path | None = None, *, create: bool = True) -> Path:
+    """``<data dir>/audit.sqlite3`` (see :func:`addon.secrets.data_dir`; ``create``: make the
+    directory if it is missing)."""
+    return data_dir(data_directory, create=create) / DB_FILE
 
 
 class AuditStore(AuditQueries):

@@ -66,9 +66,9 @@ DEFAULT_API_PORT = 8765
 FORMSHIELD_ADDON_NAME = "formshield"  # mitmproxy names addons by their lower-cased class name
 
 
-def user_policy_path(directory: str | Path | None = None) -> Path:
-    """``<data dir>/user-policy.yaml``."""
-    return formshield_data_dir(directory) / USER_POLICY_FILE
+def user_policy_path(directory: str | Path | None = None, *, create: bool = True) -> Path:
+    """``<data dir>/user-policy.yaml`` (``create``: make the data directory if it is missing)."""
+    return formshield_data_dir(directory, create=create) / USER_POLICY_FILE
 
 
 class ExtensionApi:

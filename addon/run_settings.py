@@ -103,21 +103,19 @@ def _apply(opts: Any, args: Sequence[str], web: bool) -> None:
 
 
 def _settings(opts: Any, web: bool) -> RunSettings:
-    from addon.audit import DB_FILE
-    from addon.secrets import data_dir
+    from addon.audit import default_db_path
+    from addon.extension_api import user_policy_path
     from policies import policy_stack
-    from policies.user_policy import USER_POLICY_FILE
-
-    data = data_dir(create=False)  # the proxy creates it when it starts
 
     files = policy_stack(opts.formshield_policy, no_default=opts.formshield_no_default)
     audit = opts.formshield_audit  # "": the default file; "off": none
-    audit_path = Path(audit).expanduser().resolve() if audit else data / DB_FILE
+    # Not creating the data directory: the proxy does that when it starts.
+    audit_path = Path(audit).expanduser().resolve() if audit else default_db_path(create=False)
     return RunSettings(
         proxies=[_address(spec, opts.listen_host, opts.listen_port) for spec in opts.mode],
         confdir=Path(opts.confdir).expanduser(),
         policies=[path.resolve() for path in files],
-        user_policy=data / USER_POLICY_FILE,
+        user_policy=user_policy_path(create=False),
         audit=None if audit == "off" else audit_path,
         api=f"http://127.0.0.1:{opts.formshield_api_port}" if opts.formshield_api_port else None,
         web=f"http://{opts.web_host}:{opts.web_port}" if web else None,

@@ -140,25 +140,24 @@ def _policy_explain(args: argparse.Namespace) -> int:
     if args.entity not in KNOWN_ENTITIES:
         known = ", ".join(sorted(KNOWN_ENTITIES))
         return _fail("policy explain", f"unknown entity {args.entity!r} (one of {known})")
-    hosts: dict[str, str | None] = {}
-    for option, given in (("--site", args.site), ("--destination", args.destination)):
-        if given is None:  # --site omitted: the site is unknown
-            continue
-        # People paste URLs (from the address bar, a block page, an audit export).
-        hosts[option] = host_of_input(given)
-        if hosts[option] is None:
-            return _fail(
-                "policy explain",
-                f"{option} {given!r} is not a host name, host:port or URL"
-                + (" (omit --site if the site is unknown)" if option == "--site" else ""),
-            )
+    # People paste URLs (from the address bar, a block page, an audit export).
+    not_a_host = "is not a host name, host:port or URL"
+    site = None if args.site is None else host_of_input(args.site)  # omitted: unknown
+    if args.site is not None and site is None:
+        return _fail(
+            "policy explain",
+            f"--site {args.site!r} {not_a_host} (omit --site if the site is unknown)",
+        )
+    destination = host_of_input(args.destination)
+    if destination is None:
+        return _fail("policy explain", f"--destination {args.destination!r} {not_a_host}")
     files = policy_stack(args.policy, no_default=args.no_default_policy)
     if not files:
         return _fail("policy explain", "--no-default-policy needs at least one --policy file")
     try:
         exp = explain(
-            hosts.get("--site"), str(hosts["--destination"]), args.entity, score=args.score,
-            policy_files=files, method=args.method, path=args.path,
+            site, destination, args.entity, score=args.score, policy_files=files,
+            method=args.method, path=args.path,
         )  # fmt: skip
     except PolicyError as exc:
         return _fail("policy explain", str(exc))

@@ -33,8 +33,9 @@ def add_run(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         help="run the proxy (127.0.0.1:8080) with the bundled default policy",
         description=(
             "Start mitmdump (or mitmweb with --web) with the formshield addon on "
-            "127.0.0.1:8080. Arguments after -- go to mitmproxy unchanged, e.g. "
-            "`formshield run -- -p 8081` or `-- --mode reverse:https://example.com`."
+            "127.0.0.1:8080, unless mitmproxy's config.yaml says otherwise. Arguments "
+            "after -- go to mitmproxy unchanged, e.g. `formshield run -- -p 8081` or "
+            "`-- --mode reverse:https://example.com`."
         ),
     )
     parser.add_argument(

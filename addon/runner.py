@@ -1,7 +1,8 @@
 """``formshield run``: start mitmdump (or mitmweb) with the formshield addon.
 
-The proxy listens on 127.0.0.1:8080 unless the mitmproxy arguments after ``--`` say otherwise
-(``-p``, ``--listen-host``, ``--mode``). Before starting, it prints where the proxy listens,
+The proxy listens on 127.0.0.1:8080 unless the person's mitmproxy settings say otherwise: the
+arguments after ``--`` (``-p``, ``--listen-host``, ``--mode``, ``--set listen_port=...``) or
+their mitmproxy ``config.yaml``. Before starting, it prints where the proxy listens,
 where the CA certificate is and how to trust it, which policy files are active and where the
 audit store is, as those arguments set them (:mod:`addon.run_settings`), so a person knows what
 they are running.
@@ -9,14 +10,16 @@ they are running.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from addon.run_settings import RunSettings, read_settings
 
+# Not mitmproxy's default (every interface): an open proxy on the local network would let
+# anyone there send traffic out through this machine.
 DEFAULT_LISTEN_HOST = "127.0.0.1"
-DEFAULT_LISTEN_PORT = 8080
 SCRIPT = Path(__file__).with_name("mitm_script.py")
 
 
@@ -31,21 +34,25 @@ def build_mitmproxy_args(
 ) -> list[str]:
     """The mitmdump/mitmweb command line for these formshield settings.
 
-    Our defaults come first so that anything in ``extra`` (given after ``--``) overrides them:
-    mitmproxy lets a later ``--set`` or ``-p`` win.
+    formshield's defaults for mitmproxy's own options are ``--set`` values, so that the
+    person's settings override them wherever they are made: mitmproxy applies ``config.yaml``
+    over every ``--set``, then flags such as ``-p`` and ``--listen-host`` over both. (As flags,
+    the defaults would override ``config.yaml``.) A default is left out when ``extra`` sets
+    that option itself, since mitmproxy refuses two ``--set`` values for one option. The port
+    is left to mitmproxy, whose default is 8080 for a regular proxy and each mode's own for
+    others (WireGuard's 51820, DNS's 53).
     """
-    args = [
-        "--listen-host",
-        DEFAULT_LISTEN_HOST,
-        "--listen-port",
-        str(DEFAULT_LISTEN_PORT),
-        "-s",
-        str(SCRIPT),
-    ]
+    defaults = {"listen_host": DEFAULT_LISTEN_HOST}
     if not web:
         # mitmdump prints every flow's URL as it was sent, query strings with phone numbers
         # included; formshield logs its own verdicts, with masked values, instead.
-        args += ["--set", "flow_detail=0"]
+        defaults["flow_detail"] = "0"
+    given = options_set(extra)
+    args = []
+    for name, value in defaults.items():
+        if name not in given:
+            args += ["--set", f"{name}={value}"]
+    args += ["-s", str(SCRIPT)]
     for policy in policies:
         args += ["--set", f"formshield_policy={Path(policy).expanduser().resolve()}"]
     if no_default:
@@ -56,6 +63,18 @@ def build_mitmproxy_args(
         args += ["--set", "formshield_simulate=true"]
     args += list(extra)
     return args
+
+
+def options_set(args: Sequence[str]) -> set[str]:
+    """The names of the options that ``args``, mitmproxy arguments, set with ``--set NAME=...``
+    (or ``--set=NAME=...``), read as mitmproxy's parser reads that flag."""
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    parser.add_argument("--set", action="append", default=[], dest="setoptions")
+    try:
+        known, _ = parser.parse_known_args(list(args))
+    except argparse.ArgumentError:  # "--set" without a value: mitmproxy says so as it starts
+        return set()
+    return {value.partition("=")[0] for value in known.setoptions}
 
 
 def banner(settings: RunSettings, note: str | None = None) -> str:

@@ -173,12 +173,44 @@ def test_run_builds_mitmproxy_command_line() -> None:
     from addon.runner import build_mitmproxy_args
 
     args = build_mitmproxy_args(["p.yaml"], "off", ["-p", "9000"], simulate=True)
-    assert args[:4] == ["--listen-host", "127.0.0.1", "--listen-port", "8080"]
-    assert args[-2:] == ["-p", "9000"]  # ours first: mitmproxy lets the later value win
+    # A --set, not a flag: the person's config.yaml, and flags after --, override it.
+    assert args[:2] == ["--set", "listen_host=127.0.0.1"]
+    assert args[-2:] == ["-p", "9000"]  # ours first: mitmproxy lets the later flag win
     assert "formshield_audit=off" in args and "formshield_simulate=true" in args
     assert "flow_detail=0" in args  # mitmdump's flow log would print URLs as sent
     assert "flow_detail=0" not in build_mitmproxy_args([], None, [], web=True)
     assert any(a.startswith("formshield_policy=") and a.endswith("p.yaml") for a in args)
+
+
+@pytest.mark.parametrize(
+    "extra, left_out",
+    [
+        (["--set", "listen_host=0.0.0.0"], "listen_host=127.0.0.1"),
+        (["--set=flow_detail=2"], "flow_detail=0"),
+    ],
+)
+def test_run_leaves_out_a_default_the_person_sets(extra: list[str], left_out: str) -> None:
+    from addon.runner import build_mitmproxy_args
+
+    # mitmproxy refuses two --set values for one option, so ours must give way.
+    args = build_mitmproxy_args([], None, extra)
+    assert left_out not in args
+    assert args[-len(extra) :] == extra
+
+
+@pytest.mark.parametrize(
+    "args, names",
+    [
+        ([], set()),
+        (["--set", "a=1", "-p", "9090", "--set=b=2"], {"a", "b"}),
+        (["-s", "x.py", "--mode", "regular", "--set", "flag"], {"flag"}),
+        (["--set"], set()),  # mitmproxy refuses it as it starts
+    ],
+)
+def test_options_set(args: list[str], names: set[str]) -> None:
+    from addon.runner import options_set
+
+    assert options_set(args) == names
 
 
 def test_pair_prints_url_and_a_private_token(

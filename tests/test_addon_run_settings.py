@@ -32,9 +32,9 @@ def settings(extra: list[str], *, web: bool = False, audit: str | None = None) -
         ([], ["http://127.0.0.1:8080"]),
         (["-p", "9090"], ["http://127.0.0.1:9090"]),
         (["--listen-port", "9091"], ["http://127.0.0.1:9091"]),
-        # mitmproxy applies --set before flags, and formshield run passes --listen-port 8080.
-        (["--set", "listen_port=9092"], ["http://127.0.0.1:8080"]),
+        (["--set", "listen_port=9092"], ["http://127.0.0.1:9092"]),
         (["--listen-host", "192.168.1.5"], ["http://192.168.1.5:8080"]),
+        (["--set", "listen_host=192.168.1.6"], ["http://192.168.1.6:8080"]),
         (["--listen-host", ""], ["regular on every interface, port 8080"]),
         (["--mode", "regular@9093"], ["http://127.0.0.1:9093"]),
         (["--mode", "regular@10.0.0.2:9094"], ["http://10.0.0.2:9094"]),
@@ -47,6 +47,8 @@ def settings(extra: list[str], *, web: bool = False, audit: str | None = None) -
             ["socks5 on 127.0.0.1, port 1080", "http://127.0.0.1:8081"],
         ),
         (["--mode", "local"], ["local"]),
+        # Each mode's own default port, as mitmproxy gives it.
+        (["--mode", "wireguard"], ["wireguard on 127.0.0.1, port 51820"]),
     ],
 )
 def test_where_the_proxy_listens(extra: list[str], proxies: list[str]) -> None:
@@ -113,6 +115,24 @@ def test_mitmproxys_config_file_counts(tmp_path: Path) -> None:
     assert settings(["--set", f"confdir={conf}"], web=True).web == "http://127.0.0.1:9494"
     web = settings(["--set", f"confdir={conf}", "--web-port", "9595"], web=True)
     assert web.web == "http://127.0.0.1:9595"
+
+
+@pytest.mark.parametrize(
+    "config, extra, proxies",
+    [
+        ("listen_port: 9191\n", [], ["http://127.0.0.1:9191"]),
+        ("listen_host: 192.168.1.7\n", [], ["http://192.168.1.7:8080"]),
+        # Flags after -- win over the file, as in mitmproxy.
+        ("listen_port: 9191\n", ["-p", "9192"], ["http://127.0.0.1:9192"]),
+    ],
+)
+def test_the_persons_config_file_sets_where_the_proxy_listens(
+    tmp_path: Path, config: str, extra: list[str], proxies: list[str]
+) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "config.yaml").write_text(config)
+    assert settings(["--set", f"confdir={conf}", *extra]).proxies == proxies
 
 
 def test_mitmweb(tmp_path: Path) -> None:

@@ -120,13 +120,23 @@ def test_audit_store_holds_masked_records_only(proxy: Mitmdump, upstream: Upstre
     assert Scanner().scan_text(dump) == []
 
 
-def test_formshield_run_starts_a_working_proxy(tmp_path: Path, upstream: Upstream) -> None:
-    """The README's run command path: `formshield run -- -p PORT` on the bundled policy."""
+@pytest.mark.parametrize("port_from", ["flag", "config.yaml"])
+def test_formshield_run_starts_a_working_proxy(
+    tmp_path: Path, upstream: Upstream, port_from: str
+) -> None:
+    """The README's run command path on the bundled policy, listening where the person says:
+    `formshield run -- -p PORT`, or a `listen_port` in their mitmproxy config.yaml."""
     port = free_port()
     exe = Path(sys.executable).with_name("formshield")
     env = {"FORMSHIELD_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    (tmp_path / "conf").mkdir()
+    if port_from == "flag":
+        extra = ["-p", str(port)]
+    else:
+        (tmp_path / "conf" / "config.yaml").write_text(f"listen_port: {port}\n")
+        extra = []
     proc = subprocess.Popen(
-        [str(exe), "run", "--", "-p", str(port), "--set", f"confdir={tmp_path / 'conf'}"],
+        [str(exe), "run", "--", *extra, "--set", f"confdir={tmp_path / 'conf'}"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
     )  # fmt: skip
     try:
@@ -137,7 +147,7 @@ def test_formshield_run_starts_a_working_proxy(tmp_path: Path, upstream: Upstrea
         while True:
             try:
                 req = urllib.request.Request(
-                    f"http://127.0.0.1:{upstream.port}/run-check?m=t6",
+                    f"http://127.0.0.1:{upstream.port}/run-check?m=t6-{port_from}",
                     data=f"idNo={ID}".encode(),
                     headers={**FORM, "Origin": "http://shop.test"},
                 )
@@ -154,15 +164,15 @@ def test_formshield_run_starts_a_working_proxy(tmp_path: Path, upstream: Upstrea
             break
         # 127.0.0.1 is a third party to shop.test: the ID is blocked.
         assert status == 403
-        assert upstream.bodies("m=t6") == []
+        assert upstream.bodies(f"m=t6-{port_from}") == []
         # A first-party request with a phone in its query passes; mitmdump must not print the
         # URL as sent (its default flow log would put the number in the proxy's output).
         same_site = urllib.request.Request(
-            f"http://127.0.0.1:{upstream.port}/run-check?m=t7&tel={PHONE}",
+            f"http://127.0.0.1:{upstream.port}/run-check?m=t7-{port_from}&tel={PHONE}",
             headers={"Origin": f"http://127.0.0.1:{upstream.port}"},
         )
         opener.open(same_site, timeout=5)
-        assert len(upstream.bodies("m=t7")) == 1
+        assert len(upstream.bodies(f"m=t7-{port_from}")) == 1
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)

@@ -26,7 +26,6 @@ from .yamlnodes import Node, Reader, compose, kind_of, line_of
 BUNDLED_DEFAULT = Path(__file__).parent / "bundled" / "default.yaml"
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 
-
 # Larger files are refused: a policy is hand-written, a huge one is a mistake or an attack.
 MAX_FILE_BYTES = 1 << 20
 
